@@ -1,0 +1,68 @@
+"""Connectors: how Ferry talks to legacy IDPs. One module per type, one class per module.
+
+Configuration enables *instances*: ``[connectors.corp-okta]`` with ``type = "okta"`` is one
+instance of :class:`connectors.okta.OktaConnector`. Instances are built and validated at start.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    ExternalIdentity,
+    InvalidCredentials,
+    LegacyUnavailable,
+    PasswordConnector,
+)
+from settings import deployment
+from settings.errors import ConfigError
+
+registry = Connector.registry
+
+__all__ = [
+    "Connector",
+    "ConnectorError",
+    "ExternalIdentity",
+    "InvalidCredentials",
+    "LegacyUnavailable",
+    "PasswordConnector",
+    "build_connectors",
+    "get",
+    "init_app",
+    "instances",
+]
+
+
+def build_connectors(tables: dict[str, dict], config) -> dict[str, Connector]:
+    """Instantiate every configured connector, collecting every problem before failing."""
+    registry.discover()
+    built, problems = {}, []
+    for name, table in tables.items():
+        type_name = table.get("type")
+        if type_name not in registry:
+            problems.append(
+                f"connectors.{name}.type: unknown connector type {type_name!r} "
+                f"(known: {', '.join(registry.types())})"
+            )
+            continue
+        try:
+            built[name] = registry.get(type_name).from_table(name, table, config)
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems, "connectors")
+    return built
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["ferry.connectors"] = build_connectors(deployment(app).connectors, app.config)
+
+
+def instances() -> dict[str, Connector]:
+    return current_app.extensions["ferry.connectors"]
+
+
+def get(name: str) -> Connector:
+    return instances()[name]

@@ -1,0 +1,84 @@
+"""The journey engine: load the run, call the step, follow its outcome, persist, answer.
+
+Steps that need no input (``local_password``, ``create_user``...) run one after another within
+one request until a step renders a page or redirects, so a password typed on the ``collect``
+page reaches the steps that need it without ever being stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask_babel import gettext as _
+
+from journeys import run as runs
+from journeys.definition import Journey
+from journeys.errors import JourneyBroken, RunMissing, StaleRun
+from journeys.results import Done, Redirect, Render, Result
+from journeys.run import Run
+
+log = logging.getLogger(__name__)
+
+#: A journey that passes through more steps than this in one request is looping.
+MAX_TRANSITIONS = 32
+
+
+class JourneyEngine:
+    def __init__(self, journeys: dict[str, Journey], ttl: int) -> None:
+        self.journeys = journeys
+        self.ttl = ttl
+
+    def start(self, journey: str, *, client_id: str | None = None,
+              context: dict[str, Any] | None = None) -> str:
+        """Create a run at the journey's first step; returns the id for the session."""
+        definition = self.journeys[journey]
+        token, _run = runs.create(journey, definition.start, self.ttl, client_id, context or {})
+        return token
+
+    def load(self, token: str | None) -> Run:
+        run = runs.load(token)
+        if run.journey not in self.journeys or run.step not in self.journeys[run.journey].steps:
+            raise RunMissing()  # the journey changed under a run in progress
+        return run
+
+    def show(self, run: Run) -> Result:
+        """GET: show the step the run is at."""
+        step = self.journeys[run.journey].step(run.step)
+        return self._finish(run, self._advance(run, step.enter(run)))
+
+    def submit(self, run: Run, form_data: Any) -> Result:
+        """POST: hand the form to the step the run is at."""
+        step = self.journeys[run.journey].step(run.step)
+        if form_data.get("step") != run.step:
+            # A page rendered for another step (back button, second tab): show where we are.
+            run.add_notice(_("That page was out of date. Here is where you are now."))
+            return self.show(run)
+        return self._finish(run, self._advance(run, step.submit(run, form_data)))
+
+    def _advance(self, run: Run, result: Result) -> Result:
+        journey = self.journeys[run.journey]
+        for _hop in range(MAX_TRANSITIONS):
+            if not isinstance(result, Done):
+                return result
+            step = journey.step(run.step)
+            target = step.settings.on.get(result.outcome)
+            if target is None:
+                raise JourneyBroken(f"{journey.name}.{step.name}: outcome {result.outcome!r} unrouted")
+            log.debug("journey %s: %s -[%s]-> %s", journey.name, step.name, result.outcome, target)
+            run.add_notice(result.notice)
+            run.step = target
+            result = journey.step(target).enter(run)
+        raise JourneyBroken(f"{journey.name}: more than {MAX_TRANSITIONS} steps without a page")
+
+    def _finish(self, run: Run, result: Result) -> Result:
+        if isinstance(result, Render):
+            notice = run.pop_notice()
+            if notice:
+                result = Render(result.template, result.form, {**result.context, "notice": notice},
+                                result.status)
+        runs.save(run)
+        return result
+
+
+__all__ = ["JourneyEngine", "Redirect", "Render", "StaleRun"]

@@ -1,0 +1,72 @@
+"""``collect``: ask for an identifier and a password on one page.
+
+Settings: ``identifier`` (``email``, the default, or ``username``). Outcome ``submitted``: the
+normalised identifier goes to ``context["identifier"]``; the password stays in the request only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from journeys.results import Done, Result
+from journeys.steps.base import Step, StepForm, StepSettings
+from users.identifiers import normalise
+
+
+class CollectSettings(StepSettings):
+    identifier: Literal["email", "username"] = "email"
+
+
+def build_form(identifier: str, formdata: Any = None) -> StepForm:
+    limit = current_app.config["MAX_FIELD_LENGTH"]
+
+    class CollectForm(StepForm):
+        password = PasswordField(
+            _l("Password"),
+            validators=[DataRequired(_l("Enter your password.")), Length(max=limit)],
+            render_kw={"autocomplete": "current-password"},
+        )
+
+    if identifier == "email":
+        CollectForm.identifier = EmailField(
+            _l("E-mail address"),
+            validators=[
+                DataRequired(_l("Enter your e-mail address.")),
+                Length(max=limit),
+                Email(_l("Enter an e-mail address like name@example.com."), check_deliverability=False),
+            ],
+            render_kw={"autocomplete": "username webauthn", "autocapitalize": "none"},
+        )
+    else:
+        CollectForm.identifier = StringField(
+            _l("Username"),
+            validators=[DataRequired(_l("Enter your username.")), Length(max=limit)],
+            render_kw={"autocomplete": "username", "autocapitalize": "none"},
+        )
+    return CollectForm(formdata=formdata)
+
+
+class CollectStep(Step):
+    type = "collect"
+    Settings = CollectSettings
+    settings: CollectSettings
+    outcomes = ("submitted",)
+
+    def enter(self, run) -> Result:
+        form = build_form(self.settings.identifier, formdata=None)
+        form.identifier.data = run.context.get("identifier", "")
+        return self.render(run, form)
+
+    def submit(self, run, form_data) -> Result:
+        form = build_form(self.settings.identifier, formdata=form_data)
+        if not form.validate():
+            return self.render(run, form)
+        run.context["identifier"] = normalise(self.settings.identifier, form.identifier.data)
+        run.context["identifier_kind"] = self.settings.identifier
+        run.transient["password"] = form.password.data
+        return Done("submitted")

@@ -1,0 +1,49 @@
+"""``create_user``: provision the local user from the legacy identity, in one transaction.
+
+Settings: ``store_password`` (default true: keep an argon2id hash of the password just checked
+by the legacy IDP, so the next sign-in needs no legacy IDP). Outcomes: ``created``, ``linked``
+(the identity was already migrated; profile refreshed), ``conflict`` (another local user owns
+the e-mail: nothing changes).
+"""
+
+from __future__ import annotations
+
+import authenticators
+import connectors
+from connectors import ExternalIdentity
+from journeys.errors import JourneyBroken
+from journeys.results import Done, Result
+from journeys.steps.base import Step, StepSettings
+from security.audit import record
+from users.provisioning import provision
+
+
+class CreateUserSettings(StepSettings):
+    store_password: bool = True
+
+
+class CreateUserStep(Step):
+    type = "create_user"
+    Settings = CreateUserSettings
+    settings: CreateUserSettings
+    outcomes = ("created", "linked", "conflict")
+
+    def enter(self, run) -> Result:
+        data = run.context.get("external_identity")
+        if not data:
+            raise JourneyBroken(f"{self.journey}.{self.name}: no legacy identity to create from")
+        identity = ExternalIdentity.from_context(data)
+        connector = connectors.get(identity.connector)
+        password = run.transient.get("password") if self.settings.store_password else None
+        # Hash before the transaction: argon2 must not run while holding a write lock.
+        password_hash = authenticators.get("password").hash(password) if password else None
+        result = provision(identity, connector.mapping, password_hash)
+        if result.user is None:
+            record("user.conflict", client_id=run.client_id, connector=identity.connector,
+                   subject=identity.subject)
+            return Done("conflict")
+        run.set_user(result.user, "pwd")
+        event = "user.migrated" if result.outcome == "created" else "user.relinked"
+        record(event, user_id=result.user.id, client_id=run.client_id,
+               connector=identity.connector)
+        return Done(result.outcome)

@@ -1,0 +1,113 @@
+"""Versioned schema migrations: ``mNNNN_<what>.py`` modules, applied in order, each once.
+
+Each module has ``VERSION`` and ``upgrade(db)``. :func:`upgrade` runs every pending one inside a
+single transaction that first takes a lock (PostgreSQL advisory lock, SQLite ``BEGIN
+IMMEDIATE``), so several servers starting at once apply a migration exactly once.
+
+Operators run ``flask --app app db upgrade`` and ``flask --app app db status``; with
+``migrate_on_start`` (the default) every server upgrades itself on start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import click
+import peewee
+from flask import Flask
+
+from models.base import utcnow
+from settings.errors import ConfigError
+
+_LOCK_ID = 0x4665727279  # "Ferry"
+
+
+def available() -> list[ModuleType]:
+    """Every migration module of this package, by version."""
+    modules = [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in pkgutil.iter_modules(__path__)
+        if info.name.startswith("m") and info.name[1:5].isdigit()
+    ]
+    modules.sort(key=lambda module: module.VERSION)
+    versions = [module.VERSION for module in modules]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version: {versions}")
+    return modules
+
+
+def _ensure_table(db: peewee.Database) -> None:
+    kind = "TIMESTAMP" if isinstance(db, peewee.PostgresqlDatabase) else "DATETIME"
+    db.execute_sql(
+        'CREATE TABLE IF NOT EXISTS "schema_version" '
+        f'("version" INTEGER NOT NULL PRIMARY KEY, "applied_at" {kind} NOT NULL)'
+    )
+
+
+def applied(db: peewee.Database) -> set[int]:
+    if "schema_version" not in db.get_tables():
+        return set()
+    return {row[0] for row in db.execute_sql('SELECT "version" FROM "schema_version"')}
+
+
+def upgrade(db: peewee.Database | peewee.DatabaseProxy) -> list[int]:
+    """Apply pending migrations; return the versions applied now."""
+    target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    done = []
+    with target.atomic():
+        if isinstance(target, peewee.PostgresqlDatabase):
+            target.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+        _ensure_table(target)
+        already = applied(target)
+        for module in available():
+            if module.VERSION in already:
+                continue
+            module.upgrade(target)
+            target.execute_sql(
+                'INSERT INTO "schema_version" ("version", "applied_at") VALUES (%s, %s)'
+                if isinstance(target, peewee.PostgresqlDatabase)
+                else 'INSERT INTO "schema_version" ("version", "applied_at") VALUES (?, ?)',
+                (module.VERSION, utcnow()),
+            )
+            done.append(module.VERSION)
+    return done
+
+
+def pending(db: peewee.Database | peewee.DatabaseProxy) -> list[int]:
+    target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    already = applied(target)
+    return [module.VERSION for module in available() if module.VERSION not in already]
+
+
+def require_current(db: peewee.Database | peewee.DatabaseProxy) -> None:
+    """Fail fast when the schema is behind the code (``migrate_on_start = false``)."""
+    missing = pending(db)
+    if missing:
+        raise ConfigError(
+            f"the database schema lacks migrations {missing}: "
+            "run `flask --app app db upgrade` before starting Ferry"
+        )
+
+
+def init_app(app: Flask) -> None:
+    from models.base import db
+
+    group = click.Group("db", help="Database schema migrations.")
+
+    @group.command("upgrade")
+    def upgrade_command() -> None:
+        """Apply every pending migration."""
+        with db.connection_context():
+            versions = upgrade(db)
+        click.echo(f"applied {versions}" if versions else "schema is up to date")
+
+    @group.command("status")
+    def status_command() -> None:
+        """Show applied and pending migrations."""
+        with db.connection_context():
+            done, missing = sorted(applied(db.obj)), pending(db)
+        click.echo(f"applied: {done or 'none'}\npending: {missing or 'none'}")
+
+    app.cli.add_command(group)

@@ -1,0 +1,33 @@
+"""Ferry as an OpenID Provider for apps: discovery, JWKS, authorize, token, userinfo, logout.
+
+* ``server.py``: authlib's server parts wired to Ferry's tables.
+* ``authorization.py``: the bridge between ``/authorize`` and the journey's ``complete`` step.
+* ``clients.py``: registered apps. ``keys.py``: signing keys. ``userinfo.py``: claims by scope.
+The HTTP endpoints are in ``blueprints/oidc.py``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from models import db
+from provider import clients, keys
+from provider.server import build_server
+from settings import deployment
+
+
+def init_app(app: Flask) -> None:
+    journeys = set(app.extensions["ferry.journeys"].journeys)
+    if app.config["DEFAULT_JOURNEY"] not in journeys:
+        from settings.errors import ConfigError
+
+        raise ConfigError(f"ferry.default_journey: no journey named {app.config['DEFAULT_JOURNEY']!r}")
+    apps = clients.validate_apps(deployment(app).apps, journeys)
+    keys.clear_cache()
+    with db.connection_context():
+        clients.sync_config_apps(apps, app.config["DEFAULT_JOURNEY"])
+        keys.ensure_signing_key()
+    server, protector = build_server(app)
+    app.extensions["ferry.oauth_server"] = server
+    app.extensions["ferry.resource_protector"] = protector
+    keys.init_app(app)

@@ -1,0 +1,28 @@
+"""Writing the audit log. Details never carry a password, PIN, code, token or assertion."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import has_request_context, request
+
+from models import AuditEvent
+
+log = logging.getLogger("ferry.audit")
+
+
+def record(
+    event: str,
+    *,
+    user_id: str | None = None,
+    client_id: str | None = None,
+    connector: str | None = None,
+    **details: Any,
+) -> None:
+    ip = request.remote_addr if has_request_context() else None
+    AuditEvent.create(
+        event=event, user_id=user_id, client_id=client_id, connector=connector, ip=ip,
+        details=details,
+    )
+    log.info("%s user=%s client=%s connector=%s %s", event, user_id, client_id, connector, details)

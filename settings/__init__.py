@@ -1,0 +1,97 @@
+"""Ferry's configuration, in layers.
+
+1. documented defaults (:class:`settings.server.ServerSettings`),
+2. the configuration file: TOML at ``FERRY_CONFIG``, by default ``ferry.toml`` in the instance
+   folder; its ``[ferry]`` table holds server settings, its ``[connectors.*]``, ``[journeys.*]``,
+   ``[apps.*]`` and ``[schema]`` tables describe the deployment,
+3. ``FERRY_*`` environment variables (``FERRY_DATABASE_URL`` overrides ``database_url``),
+4. the ``test_config`` mapping given to ``create_app``.
+
+Everything is validated at start-up; :class:`ConfigError` lists every problem at once so an
+operator fixes a file in one go instead of one restart per typo.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from settings.errors import ConfigError
+from settings.file import Deployment, read_config_file
+from settings.server import ServerSettings, settings_from_env
+
+__all__ = ["ConfigError", "Deployment", "init_app", "deployment"]
+
+
+def init_app(app: Flask, test_config: dict[str, Any] | None = None) -> None:
+    """Load every layer into ``app.config`` and the deployment tables into ``app.extensions``."""
+    test_config = dict(test_config or {})
+    path = _config_path(app, test_config)
+    file_settings, deployment = read_config_file(path, required="FERRY_CONFIG" in os.environ)
+
+    layered: dict[str, Any] = {}
+    layered.update(file_settings)
+    layered.update(settings_from_env(os.environ))
+    deployment_override = test_config.pop("DEPLOYMENT", None)
+    layered.update({key.lower(): value for key, value in test_config.items()})
+    layered.setdefault("database_url", f"sqlite:///{Path(app.instance_path) / 'ferry.db'}")
+    if not layered.get("secret_key"):
+        layered["secret_key"] = _instance_secret_key(app)
+
+    server = ServerSettings.validated(layered)
+    app.config.update({key.upper(): value for key, value in server.model_dump().items()})
+    app.config["FERRY_CONFIG_PATH"] = str(path) if path else None
+    _flask_settings(app, server)
+
+    if deployment_override is not None:
+        deployment = Deployment.from_tables(deployment_override, source="test_config")
+    app.extensions["ferry.deployment"] = deployment
+
+
+def deployment(app: Flask) -> Deployment:
+    """The validated ``[connectors]``, ``[journeys]``, ``[apps]`` and ``[schema]`` tables."""
+    return app.extensions["ferry.deployment"]
+
+
+def _config_path(app: Flask, test_config: dict[str, Any]) -> Path | None:
+    if "CONFIG_FILE" in test_config:
+        value = test_config.pop("CONFIG_FILE")
+        return Path(value) if value else None
+    if os.environ.get("FERRY_CONFIG"):
+        return Path(os.environ["FERRY_CONFIG"])
+    return Path(app.instance_path) / "ferry.toml"
+
+
+def _instance_secret_key(app: Flask) -> str:
+    """A per-instance random key, created once; production deployments set FERRY_SECRET_KEY."""
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _flask_settings(app: Flask, server: ServerSettings) -> None:
+    """Translate Ferry's settings into the names Flask and its extensions read."""
+    secure = server.issuer.startswith("https://")
+    app.config.update(
+        SECRET_KEY=server.secret_key,
+        SESSION_COOKIE_NAME=server.session_cookie_name,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=server.session_lifetime,
+        MAX_CONTENT_LENGTH=server.max_request_bytes,
+        WTF_CSRF_TIME_LIMIT=server.journey_ttl,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        RATELIMIT_STORAGE_URI=server.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )

@@ -1,0 +1,1 @@
+"""Local users: identifier normalisation, claim mapping and atomic provisioning."""

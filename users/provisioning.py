@@ -1,0 +1,111 @@
+"""Creating or updating a local user from a legacy identity, atomically.
+
+The legacy IDP has already said yes when this runs. One transaction creates the user, the link
+to the legacy identity and the password credential, or nothing at all. ``(connector, subject)``
+and the e-mail are unique in the database, so two first sign-ins of one person on two servers
+produce one user: the loser of the race hits the constraint, rolls back, reads again and finds
+the winner's link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import peewee
+
+from models import LegacyLink, PasswordCredential, User, db, utcnow
+from users.mapping import STANDARD_ATTRIBUTES, map_claims
+
+if TYPE_CHECKING:
+    from connectors.base import ExternalIdentity
+
+Outcome = Literal["created", "linked", "conflict"]
+_RACE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    outcome: Outcome
+    user: User | None  # None for a conflict
+
+
+def provision(
+    identity: ExternalIdentity,
+    mapping: dict[str, str],
+    password_hash: str | None = None,
+) -> Provisioned:
+    """Create the user of ``identity``, or refresh the one already linked to it.
+
+    ``conflict``: another local user already owns the mapped e-mail; linking them silently
+    would let whoever controls the legacy account take over the local one, so nothing changes.
+    """
+    profile = map_claims(identity.claims, mapping)
+    for _attempt in range(_RACE_RETRIES):
+        try:
+            with db.atomic():
+                return _provision_once(identity, profile, password_hash)
+        except peewee.IntegrityError:
+            continue  # a concurrent first sign-in committed first; the next read sees it
+    raise RuntimeError(f"could not provision {identity.connector}:{identity.subject}")
+
+
+def _provision_once(
+    identity: ExternalIdentity, profile: dict, password_hash: str | None
+) -> Provisioned:
+    now = utcnow()
+    columns = {key: value for key, value in profile.items() if key in STANDARD_ATTRIBUTES}
+    custom = {key: value for key, value in profile.items() if key not in STANDARD_ATTRIBUTES}
+    link = (
+        LegacyLink.select(LegacyLink, User)
+        .join(User)
+        .where((LegacyLink.connector == identity.connector) & (LegacyLink.subject == identity.subject))
+        .first()
+    )
+    if link is not None:
+        user = link.user
+        _refresh_profile(user, columns, custom, now)
+        LegacyLink.update(last_seen_at=now).where(LegacyLink.id == link.id).execute()
+        if password_hash:
+            _store_password(user, password_hash, identity.connector, now)
+        return Provisioned("linked", user)
+
+    email = columns.get("email")
+    if email and User.select().where(User.email == email).exists():
+        return Provisioned("conflict", None)
+
+    user = User.create(**columns, attributes=custom, created_at=now, updated_at=now)
+    LegacyLink.create(
+        user=user, connector=identity.connector, subject=identity.subject,
+        migrated_at=now, last_seen_at=now,
+    )
+    if password_hash:
+        _store_password(user, password_hash, identity.connector, now)
+    return Provisioned("created", user)
+
+
+def _refresh_profile(user: User, columns: dict, custom: dict, now) -> None:
+    """Keep the profile in step with the legacy IDP; identifiers are not changed here."""
+    changes = {key: value for key, value in columns.items()
+               if key not in ("email", "phone", "username") and getattr(user, key) != value}
+    attributes = {**(user.attributes or {}), **custom}
+    if changes or attributes != user.attributes:
+        User.update(**changes, attributes=attributes, updated_at=now).where(
+            User.id == user.id
+        ).execute()
+        for key, value in changes.items():
+            setattr(user, key, value)
+        user.attributes = attributes
+
+
+def _store_password(user: User, password_hash: str, connector: str, now) -> None:
+    source = f"legacy:{connector}"
+    updated = (
+        PasswordCredential.update(hash=password_hash, source=source, updated_at=now)
+        .where(PasswordCredential.user == user)
+        .execute()
+    )
+    if not updated:
+        PasswordCredential.create(
+            user=user, hash=password_hash, source=source, created_at=now, updated_at=now
+        )

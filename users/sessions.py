@@ -1,0 +1,68 @@
+"""Ferry's own sign-in sessions (single sign-on across apps, and logout).
+
+The cookie carries a random session id; the database keeps its hash, the user, the expiry and
+how the user authenticated. Signing in always starts from an empty cookie (``session.clear()``)
+with a fresh id, so a session id planted before sign-in is worthless afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+
+from flask import current_app, g, session
+
+from models import User, UserSession, utcnow
+
+SESSION_KEY = "sid"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(user: User, amr: list[str]) -> UserSession:
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    record = UserSession.create(
+        id_hash=_hash(token), user=user, created_at=now, auth_time=int(time.time()), amr=amr,
+        expires_at=now + timedelta(seconds=current_app.config["SESSION_LIFETIME"]),
+    )
+    session[SESSION_KEY] = token
+    session.permanent = True
+    User.update(last_signin_at=now).where(User.id == user.id).execute()
+    g.ferry_session = record
+    return record
+
+
+def current() -> UserSession | None:
+    """The live session of this browser, if any."""
+    if "ferry_session" in g:
+        return g.ferry_session
+    token = session.get(SESSION_KEY)
+    record = None
+    if isinstance(token, str):
+        record = (
+            UserSession.select(UserSession, User).join(User)
+            .where(
+                (UserSession.id_hash == _hash(token))
+                & UserSession.ended_at.is_null()
+                & (UserSession.expires_at > utcnow())
+                & (User.status == "active")
+            )
+            .first()
+        )
+    g.ferry_session = record
+    return record
+
+
+def sign_out() -> User | None:
+    record = current()
+    if record is not None:
+        UserSession.update(ended_at=utcnow()).where(UserSession.id_hash == record.id_hash).execute()
+    session.clear()
+    g.ferry_session = None
+    return record.user if record else None
