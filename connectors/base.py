@@ -13,7 +13,7 @@ one of the :class:`ConnectorError` family, and the journey step turns that into 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -67,6 +67,12 @@ class ConnectorSettings(BaseModel):
     )
     connect_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
     read_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
+    send_identifier: Literal["normalised", "as_typed"] = Field(
+        "normalised",
+        description="What the legacy IDP receives: the normalised identifier (trimmed, "
+        "lower-case) or, for a legacy store that compares case-sensitively, what the user typed "
+        "(trimmed).",
+    )
 
 
 class Connector:
@@ -117,6 +123,12 @@ class Connector:
     @property
     def mapping(self) -> dict[str, str]:
         return self.settings.mapping
+
+    def legacy_identifier(self, normalised: str, typed: str | None) -> str:
+        """The identifier to send to the legacy IDP (see ``send_identifier``)."""
+        if self.settings.send_identifier == "as_typed" and typed:
+            return typed.strip()
+        return normalised
 
 
 class PasswordConnector(Connector):

@@ -155,7 +155,7 @@ class FerryOpenIDCode(OpenIDCode):
 
     def get_client_claims(self, client) -> dict:
         ttl = client.setting("id_token_ttl", current_app.config["ID_TOKEN_TTL"])
-        return {"iss": current_app.config["ISSUER"], "aud": [client.client_id],
+        return {"iss": current_app.config["ISSUER"], "aud": client.client_id,
                 "exp": int(time.time()) + ttl}
 
     def generate_user_info(self, user: User, scope: str):

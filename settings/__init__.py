@@ -37,7 +37,11 @@ def init_app(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     layered.update(file_settings)
     layered.update(settings_from_env(os.environ))
     deployment_override = test_config.pop("DEPLOYMENT", None)
-    layered.update({key.lower(): value for key, value in test_config.items()})
+    # Test config keys that name a Ferry setting are validated with the others; the rest
+    # (TESTING, WTF_CSRF_ENABLED...) are Flask's or an extension's and pass straight through.
+    known = set(ServerSettings.model_fields)
+    layered.update({k.lower(): v for k, v in test_config.items() if k.lower() in known})
+    passthrough = {k: v for k, v in test_config.items() if k.lower() not in known}
     layered.setdefault("database_url", f"sqlite:///{Path(app.instance_path) / 'ferry.db'}")
     if not layered.get("secret_key"):
         layered["secret_key"] = _instance_secret_key(app)
@@ -46,6 +50,7 @@ def init_app(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config.update({key.upper(): value for key, value in server.model_dump().items()})
     app.config["FERRY_CONFIG_PATH"] = str(path) if path else None
     _flask_settings(app, server)
+    app.config.update(passthrough)
 
     if deployment_override is not None:
         deployment = Deployment.from_tables(deployment_override, source="test_config")

@@ -22,6 +22,10 @@ class CollectSettings(StepSettings):
     identifier: Literal["email", "username"] = "email"
 
 
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
 def build_form(identifier: str, formdata: Any = None) -> StepForm:
     limit = current_app.config["MAX_FIELD_LENGTH"]
 
@@ -40,12 +44,14 @@ def build_form(identifier: str, formdata: Any = None) -> StepForm:
                 Length(max=limit),
                 Email(_l("Enter an e-mail address like name@example.com."), check_deliverability=False),
             ],
+            filters=[_strip],
             render_kw={"autocomplete": "username webauthn", "autocapitalize": "none"},
         )
     else:
         CollectForm.identifier = StringField(
             _l("Username"),
             validators=[DataRequired(_l("Enter your username.")), Length(max=limit)],
+            filters=[_strip],
             render_kw={"autocomplete": "username", "autocapitalize": "none"},
         )
     return CollectForm(formdata=formdata)
@@ -69,4 +75,5 @@ class CollectStep(Step):
         run.context["identifier"] = normalise(self.settings.identifier, form.identifier.data)
         run.context["identifier_kind"] = self.settings.identifier
         run.transient["password"] = form.password.data
+        run.transient["typed_identifier"] = form.identifier.data
         return Done("submitted")

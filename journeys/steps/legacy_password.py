@@ -67,7 +67,8 @@ class LegacyPasswordStep(Step):
             throttle().failed(THROTTLE_SCOPE, identifier)
             return Done("wrong_credentials", wrong_credentials_notice())
         try:
-            identity = connector.verify(identifier, password)
+            typed = run.transient.get("typed_identifier")
+            identity = connector.verify(connector.legacy_identifier(identifier, typed), password)
         except InvalidCredentials:
             throttle().failed(THROTTLE_SCOPE, identifier)
             record("legacy.refused", client_id=run.client_id, connector=connector.name)
