@@ -57,13 +57,22 @@ def is_sqlite(database: peewee.Database | peewee.DatabaseProxy = db) -> bool:
     return isinstance(target, peewee.SqliteDatabase)
 
 
+def shutdown() -> None:
+    """Close every connection of the current database, pooled ones included."""
+    current = db.obj
+    if current is None:
+        return
+    if isinstance(current, PooledPostgresqlDatabase):
+        current.close_all()
+    elif not current.is_closed():
+        current.close()
+
+
 def init_app(app: Flask) -> None:
     """Bind the models, open a connection per request, and bring the schema up to date."""
     from models import migrations
 
-    previous = db.obj
-    if previous is not None and not previous.is_closed():
-        previous.close()
+    shutdown()
     db.initialize(open_database(app.config["DATABASE_URL"]))
 
     @app.before_request

@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from app import create_app
+from models import database
 from tests.peers.password_grant import PasswordGrantServer
 from tests.postgres import postgres_url, reset_postgres
 
@@ -77,7 +78,8 @@ def make_app(tmp_path):
         built.append(app)
         return app
 
-    return build
+    yield build
+    database.shutdown()
 
 
 @pytest.fixture
