@@ -55,7 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         FERRY_URL=os.environ.get("FERRY_URL", "http://localhost:5000"),
         DEMO_APP_URL=os.environ.get("DEMO_APP_URL", f"http://localhost:{app_port}"),
         FERRY_CLIENT_ID="demo-app",
-        FERRY_CLIENT_SECRET="demo-app-secret",
+        FERRY_CLIENT_SECRET="demo-app-secret-1865",
         FERRY_DISCOVERY=None,
     )
     if test_config:

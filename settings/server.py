@@ -27,7 +27,7 @@ class ServerSettings(BaseModel):
     )
     secret_key: str = Field(
         "",
-        description="Signs sessions and ceremony tokens. Same value on every server. "
+        description="Signs session cookies and CSRF tokens. Same value on every server. "
         "Default: a random key kept in the instance folder.",
     )
     database_url: str = Field(
