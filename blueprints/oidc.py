@@ -5,8 +5,16 @@ from __future__ import annotations
 import time
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
-
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 

@@ -14,8 +14,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from models import JourneyRun, User, utcnow
 from journeys.errors import RunMissing, StaleRun
+from models import JourneyRun, User, utcnow
 
 
 def _hash(token: str) -> str:

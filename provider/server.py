@@ -12,10 +12,10 @@ import logging
 import time
 from datetime import timedelta
 
+from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidRequestError, TokenMixin
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
-from authlib.common.security import generate_token
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter

@@ -117,8 +117,9 @@ def test_expired_code_is_refused(make_app, monkeypatch):
     create_local_user(app, EMAIL, PASSWORD)
     walker = SignIn(app.test_client())
     code = walker.code_from(walker.sign_in(EMAIL, PASSWORD))
-    import provider.server as server_module
     from datetime import timedelta
+
+    import provider.server as server_module
     real_now = server_module.utcnow
     monkeypatch.setattr(server_module, "utcnow", lambda: real_now() + timedelta(seconds=11))
     assert walker.exchange(code).get_json()["error"] == "invalid_grant"
