@@ -110,8 +110,3 @@ def save(run: Run) -> None:
     if not updated:
         raise StaleRun()
     model.version += 1
-
-
-def purge_expired() -> int:
-    """Delete runs past their expiry; returns how many went."""
-    return JourneyRun.delete().where(JourneyRun.expires_at <= utcnow()).execute()

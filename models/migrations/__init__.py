@@ -110,4 +110,13 @@ def init_app(app: Flask) -> None:
             done, missing = sorted(applied(db.obj)), pending(db)
         click.echo(f"applied: {done or 'none'}\npending: {missing or 'none'}")
 
+    @group.command("purge")
+    def purge_command() -> None:
+        """Delete expired journey runs, spent codes, expired tokens and ended sessions."""
+        from models.retention import purge
+
+        with db.connection_context():
+            counts = purge()
+        click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+
     app.cli.add_command(group)

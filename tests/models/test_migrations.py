@@ -44,3 +44,18 @@ def test_cli_upgrade_and_status(app):
     runner = app.test_cli_runner()
     assert "schema is up to date" in runner.invoke(args=["db", "upgrade"]).output
     assert "pending: none" in runner.invoke(args=["db", "status"]).output
+
+
+def test_purge_deletes_only_what_expired(app):
+    from datetime import timedelta
+
+    from models import JourneyRun, utcnow
+
+    with db.connection_context():
+        now = utcnow()
+        JourneyRun.create(id_hash="old", journey="sign-in", step="collect", expires_at=now - timedelta(1))
+        JourneyRun.create(id_hash="new", journey="sign-in", step="collect", expires_at=now + timedelta(1))
+    output = app.test_cli_runner().invoke(args=["db", "purge"]).output
+    assert "journey_runs: 1" in output
+    with db.connection_context():
+        assert [run.id_hash for run in JourneyRun.select()] == ["new"]
