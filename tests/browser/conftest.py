@@ -111,8 +111,8 @@ def servers(make_app, legacy_idp: PasswordGrantServer, monkeypatch) -> Iterator[
             "post_logout_redirect_uris": [f"{demo.url}/"],
         }
         ferry.serve(make_app(ISSUER=ferry.url, DEPLOYMENT=tables))
-        # The demo app takes test_config keys of the same names as the environment variables it
-        # reads, so no process-wide environment is changed while server threads run.
+        # The demo app takes test_config keys named like the environment variables it reads
+        # (FERRY_URL, DEMO_APP_URL): nothing to set in, or restore to, os.environ.
         demo.serve(client_app.create_app({
             "FERRY_URL": ferry.url, "DEMO_APP_URL": demo.url, "SECRET_KEY": "demo-test-key",
             "FERRY_CLIENT_ID": DEMO_CLIENT_ID, "FERRY_CLIENT_SECRET": DEMO_CLIENT_SECRET,
