@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from flask_babel import gettext as _
-
 import connectors
 from connectors import InvalidCredentials, LegacyUnavailable, PasswordConnector
 from journeys.results import Done, Result
+from journeys.steps._attempt import count_failure, password_attempt
 from journeys.steps.base import Step, StepSettings, ValidationContext
-from journeys.steps.local_password import THROTTLE_SCOPE
-from journeys.steps.messages import throttled_notice, wrong_credentials_notice
+from journeys.steps.messages import wrong_credentials_notice
 from security.audit import record
-from security.throttle import throttle
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +51,20 @@ class LegacyPasswordStep(Step):
         return found[0] if found else None
 
     def enter(self, run) -> Result:
-        identifier = run.context.get("identifier")
-        password = run.transient.get("password")
-        if not identifier or password is None:
-            return Done("wrong_credentials", _("Please enter your details again."))
-        wait = throttle().retry_after(THROTTLE_SCOPE, identifier)
-        if wait:
-            return Done("throttled", throttled_notice(wait))
+        attempt = password_attempt(run, missing_outcome="wrong_credentials")
+        if isinstance(attempt, Done):
+            return attempt
+        identifier, password = attempt
         connector = self.connector()
         if connector is None:
             # No legacy IDP configured: the identifier is simply unknown.
-            throttle().failed(THROTTLE_SCOPE, identifier)
+            count_failure(identifier)
             return Done("wrong_credentials", wrong_credentials_notice())
         try:
             typed = run.transient.get("typed_identifier")
             identity = connector.verify(connector.legacy_identifier(identifier, typed), password)
         except InvalidCredentials:
-            throttle().failed(THROTTLE_SCOPE, identifier)
+            count_failure(identifier)
             record("legacy.refused", client_id=run.client_id, connector=connector.name)
             return Done("wrong_credentials", wrong_credentials_notice())
         except LegacyUnavailable as error:

@@ -6,17 +6,13 @@ Outcomes: ``success``; ``failure`` (wrong password, counted against the identifi
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 import authenticators
 from journeys.results import Done, Result
+from journeys.steps._attempt import count_failure, password_attempt
 from journeys.steps.base import Step
-from journeys.steps.messages import throttled_notice, wrong_credentials_notice
+from journeys.steps.messages import wrong_credentials_notice
 from security.audit import record
-from security.throttle import throttle
 from users.directory import find_by_identifier
-
-THROTTLE_SCOPE = "password"
 
 
 class LocalPasswordStep(Step):
@@ -24,13 +20,10 @@ class LocalPasswordStep(Step):
     outcomes = ("success", "failure", "no_credential", "throttled")
 
     def enter(self, run) -> Result:
-        identifier = run.context.get("identifier")
-        password = run.transient.get("password")
-        if not identifier or password is None:
-            return Done("failure", _("Please enter your details again."))
-        wait = throttle().retry_after(THROTTLE_SCOPE, identifier)
-        if wait:
-            return Done("throttled", throttled_notice(wait))
+        attempt = password_attempt(run, missing_outcome="failure")
+        if isinstance(attempt, Done):
+            return attempt
+        identifier, password = attempt
         user = find_by_identifier(run.context.get("identifier_kind", "email"), identifier)
         password_authenticator = authenticators.get("password")
         credential = password_authenticator.credential(user)
@@ -40,6 +33,6 @@ class LocalPasswordStep(Step):
             run.set_user(user, "pwd")
             record("signin.password", user_id=user.id, client_id=run.client_id)
             return Done("success")
-        throttle().failed(THROTTLE_SCOPE, identifier)
+        count_failure(identifier)
         record("signin.failed", user_id=user.id, client_id=run.client_id, reason="wrong_password")
         return Done("failure", wrong_credentials_notice())
