@@ -12,6 +12,7 @@ one of the :class:`ConnectorError` family, and the journey step turns that into 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from plugins import Registry, register_subclass
 from settings.errors import ConfigError, pydantic_problems
 from users.mapping import DEFAULT_MAPPING, validate_mapping
+
+log = logging.getLogger(__name__)
 
 
 class ConnectorError(Exception):
@@ -123,6 +126,11 @@ class Connector:
     @property
     def mapping(self) -> dict[str, str]:
         return self.settings.mapping
+
+    def unavailable(self, reason: str) -> LegacyUnavailable:
+        """Log ``reason`` for the operator and return the error to raise (never a secret)."""
+        log.warning("legacy IDP %s unavailable: %s", self.name, reason)
+        return LegacyUnavailable(reason)
 
     def legacy_identifier(self, normalised: str, typed: str | None) -> str:
         """The identifier to send to the legacy IDP (see ``send_identifier``)."""

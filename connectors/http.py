@@ -45,7 +45,7 @@ class LegacyHttp:
         """The body as a JSON object, or LegacyUnavailable when it is anything else."""
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             content_type = response.headers.get("Content-Type", "none")
             raise self._unavailable(
                 f"{response.url} answered {response.status_code} with {content_type}, not JSON"

@@ -38,7 +38,6 @@ from connectors.base import (
     ConnectorSettings,
     ExternalIdentity,
     InvalidCredentials,
-    LegacyUnavailable,
     PasswordConnector,
 )
 from connectors.http import LegacyHttp
@@ -82,10 +81,14 @@ class RopcConnector(PasswordConnector):
         token = self.request_token(self.grant_form(identifier, password))
         claims = self.claims_from_token(token)
         if self.settings.userinfo_url:
-            claims.update(self.userinfo(token["access_token"]))
+            profile = self.userinfo(token["access_token"])
+            # OpenID Connect Core 5.3.2: userinfo for another subject must not be used.
+            if "sub" in claims and profile.get("sub") != claims["sub"]:
+                raise self.unavailable("userinfo 'sub' differs from the id_token 'sub'")
+            claims.update(profile)
         subject = claims.get(self.settings.subject_claim)
         if subject in (None, ""):
-            raise LegacyUnavailable(
+            raise self.unavailable(
                 f"no {self.settings.subject_claim!r} claim in the legacy profile "
                 "(set userinfo_url or subject_claim)"
             )
@@ -112,14 +115,14 @@ class RopcConnector(PasswordConnector):
             headers={"Accept": "application/json"},
         )
         if response.status_code >= 500 or response.status_code == 429:
-            raise LegacyUnavailable(f"token endpoint answered {response.status_code}")
+            raise self.unavailable(f"token endpoint answered {response.status_code}")
         body = self.http.json(response)
         if response.status_code == 200:
             if not isinstance(body.get("access_token"), str):
-                raise LegacyUnavailable("token answer without an access_token")
+                raise self.unavailable("token answer without an access_token")
             return body
         self.raise_for_error(response.status_code, body)
-        raise LegacyUnavailable(f"token endpoint answered {response.status_code}")
+        raise self.unavailable(f"token endpoint answered {response.status_code}")
 
     def raise_for_error(self, status: int, body: dict[str, Any]) -> None:
         """Map an OAuth error answer; vendor connectors extend it with their own codes."""
@@ -130,7 +133,7 @@ class RopcConnector(PasswordConnector):
             "connector %s: token endpoint refused Ferry itself (%s, %s): check its settings",
             self.name, status, error,
         )
-        raise LegacyUnavailable(f"token endpoint error {error!r} (HTTP {status})")
+        raise self.unavailable(f"token endpoint error {error!r} (HTTP {status})")
 
     # -- the profile ----------------------------------------------------------------------
     def claims_from_token(self, token: dict[str, Any]) -> dict[str, Any]:
@@ -139,13 +142,22 @@ class RopcConnector(PasswordConnector):
             return {}
         try:
             if self.settings.jwks_uri:
-                return self._verified_claims(id_token)
-            return json.loads(jws.extract_compact(id_token.encode()).payload)
-        except (JoseError, ValueError) as error:
-            raise LegacyUnavailable(f"unusable id_token: {type(error).__name__}") from None
+                claims = self._verified_claims(id_token)
+            else:
+                claims = json.loads(jws.extract_compact(id_token.encode()).payload)
+        except (JoseError, ValueError, RecursionError) as error:
+            raise self.unavailable(f"unusable id_token: {type(error).__name__}") from None
+        if not isinstance(claims, dict):
+            raise self.unavailable("unusable id_token: its payload is not a JSON object")
+        return claims
 
     def _verified_claims(self, id_token: str) -> dict[str, Any]:
-        token = jwt.decode(id_token, self._keys())
+        try:
+            token = jwt.decode(id_token, self._keys())
+        except JoseError:
+            # Perhaps the legacy IDP rotated its keys: fetch them once more before refusing.
+            self._jwks = None
+            token = jwt.decode(id_token, self._keys())
         expected = {"aud": {"essential": True, "value": self.settings.client_id}}
         if self.settings.issuer:
             expected["iss"] = {"essential": True, "value": self.settings.issuer}
@@ -156,8 +168,11 @@ class RopcConnector(PasswordConnector):
         if self._jwks is None:
             response = self.http.request("GET", self.settings.jwks_uri)
             if response.status_code != 200:
-                raise LegacyUnavailable(f"jwks_uri answered {response.status_code}")
-            self._jwks = KeySet.import_key_set(self.http.json(response))
+                raise self.unavailable(f"jwks_uri answered {response.status_code}")
+            key_set = self.http.json(response)
+            if not isinstance(key_set.get("keys"), list):
+                raise self.unavailable("jwks_uri answered JSON without a 'keys' list")
+            self._jwks = KeySet.import_key_set(key_set)
         return self._jwks
 
     def userinfo(self, access_token: str) -> dict[str, Any]:
@@ -166,5 +181,5 @@ class RopcConnector(PasswordConnector):
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
         if response.status_code != 200:
-            raise LegacyUnavailable(f"userinfo answered {response.status_code}")
+            raise self.unavailable(f"userinfo answered {response.status_code}")
         return self.http.json(response)
