@@ -11,10 +11,12 @@ import time
 import click
 from flask import Flask
 from joserfc.jwk import KeySet, RSAKey
+from peewee import PostgresqlDatabase
 
 from models import SigningKey, db, utcnow
 
 ALGORITHM = "RS256"
+_KEY_LOCK_ID = 0x4B657973  # "Keys"
 _CACHE_SECONDS = 60
 _cache: dict[str, tuple[float, object]] = {}
 
@@ -36,8 +38,12 @@ def generate() -> SigningKey:
 
 
 def ensure_signing_key() -> None:
-    if not SigningKey.select().where(SigningKey.active).exists():
-        generate()
+    """Create the first key once, even when several workers start together."""
+    with db.atomic():  # SQLite: BEGIN IMMEDIATE serialises; PostgreSQL: an advisory lock
+        if isinstance(db.obj, PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_KEY_LOCK_ID,))
+        if not SigningKey.select().where(SigningKey.active).exists():
+            generate()
 
 
 def _cached(name: str, load):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +73,24 @@ def _config_path(app: Flask, test_config: dict[str, Any]) -> Path | None:
 
 
 def _instance_secret_key(app: Flask) -> str:
-    """A per-instance random key, created once; production deployments set FERRY_SECRET_KEY."""
+    """A per-instance random key, created once; production deployments set FERRY_SECRET_KEY.
+
+    Written to a temporary file and linked into place, so workers starting together all read
+    the same complete key.
+    """
     path = Path(app.instance_path) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker won; use its key
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
 
 
 def _flask_settings(app: Flask, server: ServerSettings) -> None:

@@ -1,0 +1,138 @@
+"""The benchmark's load client: browsers walking Ferry's code flow for returning users.
+
+Each sign-in is a fresh browser (cookie jar), so single sign-on never short-cuts the password:
+``/authorize`` (PKCE, state, nonce) -> ``GET /login`` -> ``POST /login`` -> the code from the 303
+-> ``POST /token`` with Basic auth, then the ID token's signature, iss, aud, nonce and sub.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+from ferry_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Account
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+
+class SignInFailed(Exception):
+    """One sign-in went wrong; ``kind`` names the step and answer, ``detail`` what came back."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(kind)
+        self.kind, self.detail = kind, detail
+
+
+def _hidden_fields(body: str) -> dict[str, str]:
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", body):
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and 'type="hidden"' in tag:
+            fields[html.unescape(name.group(1))] = html.unescape(value.group(1) if value else "")
+    return fields
+
+
+class Browser:
+    """A fresh browser (cookie jar) signing one returning user in to the bench app."""
+
+    def __init__(self, base: str, keys: KeySet) -> None:
+        self.base, self.keys = base, keys
+        self.http = requests.Session()
+
+    def _expect(self, response: requests.Response, status: int, step: str) -> requests.Response:
+        if response.status_code != status:
+            raise SignInFailed(f"{step} -> {response.status_code}", response.text[:600])
+        return response
+
+    def sign_in(self, account: Account) -> None:
+        """Walk the code flow once; raise :class:`SignInFailed` at the first wrong answer."""
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        timeout = (5, 60)
+        response = self._expect(self.http.get(self.base + "/authorize", params={
+            "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+            "scope": "openid email profile", "state": state, "nonce": nonce,
+            "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
+        }, allow_redirects=False, timeout=timeout), 302, "GET /authorize")
+        login = urljoin(response.url, response.headers["Location"])
+        page = self._expect(self.http.get(login, timeout=timeout), 200, "GET /login")
+        form = {**_hidden_fields(page.text), "identifier": account.email,
+                "password": account.password}
+        response = self.http.post(login, data=form, allow_redirects=False, timeout=timeout)
+        self._expect(response, 303, "POST /login")
+        location = response.headers.get("Location", "")
+        query = parse_qs(urlsplit(location).query)
+        if not location.startswith(REDIRECT_URI + "?") or query.get("state") != [state]:
+            raise SignInFailed("POST /login -> wrong redirect", location[:300])
+        response = self._expect(self.http.post(self.base + "/token", data={
+            "grant_type": "authorization_code", "code": query["code"][0],
+            "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
+        }, auth=(CLIENT_ID, CLIENT_SECRET), timeout=timeout), 200, "POST /token")
+        answer = response.json()
+        if not answer.get("access_token") or not answer.get("id_token"):
+            raise SignInFailed("POST /token -> no tokens", response.text[:300])
+        try:
+            claims = jwt.decode(answer["id_token"], self.keys).claims
+        except (JoseError, ValueError) as error:
+            raise SignInFailed("id_token -> not valid", f"{type(error).__name__}: {error}") from None
+        expected = {"iss": self.base, "aud": CLIENT_ID, "nonce": nonce, "sub": account.user_id}
+        wrong = {k: claims.get(k) for k, v in expected.items() if claims.get(k) != v}
+        if wrong:
+            raise SignInFailed("id_token -> wrong claims", repr(wrong))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Outcome:
+    finished: float  # time.monotonic() at the end of the sign-in
+    seconds: float
+    failure: SignInFailed | None = None
+
+
+@dataclass
+class Load:
+    """Client threads signing in continuously until ``stop`` is set."""
+
+    base: str
+    keys: KeySet
+    accounts: list[Account]
+    threads: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def start(self) -> list[threading.Thread]:
+        runners = [threading.Thread(target=self._run, args=(n,), daemon=True, name=f"browser-{n}")
+                   for n in range(self.threads)]
+        for runner in runners:
+            runner.start()
+        return runners
+
+    def _run(self, number: int) -> None:
+        turn = number
+        while not self.stop.is_set():
+            account = self.accounts[turn % len(self.accounts)]
+            turn += self.threads
+            browser, failure = Browser(self.base, self.keys), None
+            began = time.monotonic()
+            try:
+                browser.sign_in(account)
+            except SignInFailed as error:
+                failure = error
+            except Exception as error:  # noqa: BLE001 - a connection error is a finding too
+                failure = SignInFailed(type(error).__name__, str(error)[:300])
+            finally:
+                browser.close()
+            ended = time.monotonic()
+            self.outcomes.append(Outcome(ended, ended - began, failure))  # list.append is atomic
