@@ -3,7 +3,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test bench lint setup browser clean
+.PHONY: run test bench lint setup debian clean
 
 setup: $(STAMP)
 
@@ -15,15 +15,22 @@ $(STAMP): requirements.lock pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
-browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+# Debian packages the tests start as real peers: Chromium (driven by Playwright; never
+# `playwright install`) and OpenLDAP's slapd. Installed once; the tests start them themselves.
+DEBIAN_PACKAGES := chromium slapd ldap-utils
+debian:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  printf '%s\n' "slapd slapd/no_configuration boolean true" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; \
+	fi
 
 run: setup
 	$(PY) -m demo.run
 
-test: setup browser
+test: setup debian
 	$(PY) -m pytest
 
 bench: setup

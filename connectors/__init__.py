@@ -9,12 +9,15 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from connectors.base import (
+    AccountBlocked,
     Connector,
     ConnectorError,
     ExternalIdentity,
     InvalidCredentials,
     LegacyUnavailable,
+    MfaRequired,
     PasswordConnector,
+    UserNotFound,
 )
 from settings import deployment
 from settings.errors import ConfigError
@@ -22,6 +25,9 @@ from settings.errors import ConfigError
 registry = Connector.registry
 
 __all__ = [
+    "AccountBlocked",
+    "MfaRequired",
+    "UserNotFound",
     "Connector",
     "ConnectorError",
     "ExternalIdentity",
@@ -57,7 +63,10 @@ def build_connectors(tables: dict[str, dict], config) -> dict[str, Connector]:
 
 
 def init_app(app: Flask) -> None:
+    from connectors import cli
+
     app.extensions["ferry.connectors"] = build_connectors(deployment(app).connectors, app.config)
+    cli.init_app(app)
 
 
 def instances() -> dict[str, Connector]:

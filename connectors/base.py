@@ -5,6 +5,10 @@ one of the :class:`ConnectorError` family, and the journey step turns that into 
 
 * :class:`InvalidCredentials`: the legacy IDP said no (wrong password or unknown user; the two
   are deliberately not told apart).
+* :class:`UserNotFound` (an :class:`InvalidCredentials`): the legacy IDP says it has no such
+  user; only connectors that can tell raise it, and users see the same words.
+* :class:`AccountBlocked`: locked, disabled, or the password must change at the legacy side.
+* :class:`MfaRequired`: the legacy IDP wants a second factor; ``complete_mfa`` finishes it.
 * :class:`LegacyUnavailable`: the legacy IDP could not answer properly (timeout, refused
   connection, TLS failure, 5xx, garbage, or Ferry's own settings are wrong). Never the user's
   fault: nothing is counted against them and no local user is touched.
@@ -18,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.guard import CallGuard, valid_rate_limit
 from plugins import Registry, register_subclass
 from settings.errors import ConfigError, pydantic_problems
 from users.mapping import DEFAULT_MAPPING, validate_mapping
@@ -31,6 +36,43 @@ class ConnectorError(Exception):
 
 class InvalidCredentials(ConnectorError):
     """The legacy IDP refused the identifier and secret."""
+
+
+class UserNotFound(InvalidCredentials):
+    """The legacy IDP knows no such user (only raised by connectors that can tell).
+
+    A journey may try the next legacy source on it; users still see the same words as for a
+    wrong password, so nothing is enumerated.
+    """
+
+
+class AccountBlocked(ConnectorError):
+    """The password may be right, but the legacy account cannot sign in.
+
+    ``reason``: ``locked``, ``disabled``, ``password_expired`` or ``password_change_required``.
+    """
+
+    REASONS = ("locked", "disabled", "password_expired", "password_change_required")
+
+    def __init__(self, reason: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown reason {reason!r}")
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MfaRequired(ConnectorError):
+    """The legacy IDP wants a second factor before it vouches for the user.
+
+    ``state`` is what :meth:`PasswordConnector.complete_mfa` needs to finish (a state token, an
+    MFA token, a session...): JSON-serialisable, short-lived, kept in the journey run.
+    ``factor`` names what the user must type (``totp``, ``sms``, ``email``).
+    """
+
+    def __init__(self, state: dict[str, Any], factor: str = "totp") -> None:
+        super().__init__(factor)
+        self.state = state
+        self.factor = factor
 
 
 class LegacyUnavailable(ConnectorError):
@@ -70,6 +112,16 @@ class ConnectorSettings(BaseModel):
     )
     connect_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
     read_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
+    breaker_failures: int = Field(
+        5, ge=1, description="Consecutive unavailable answers that open the circuit breaker."
+    )
+    breaker_reset: float = Field(
+        30.0, gt=0, description="Seconds an open breaker answers at once before one trial call."
+    )
+    rate_limit: str | None = Field(
+        None, description='Most calls Ferry makes to this IDP, e.g. "20 per second" (shared '
+        "across servers through ratelimit_storage_uri).",
+    )
     send_identifier: Literal["normalised", "as_typed"] = Field(
         "normalised",
         description="What the legacy IDP receives: the normalised identifier (trimmed, "
@@ -106,6 +158,10 @@ class Connector:
         self.settings = settings
         self.connect_timeout = settings.connect_timeout or config["LEGACY_CONNECT_TIMEOUT"]
         self.read_timeout = settings.read_timeout or config["LEGACY_READ_TIMEOUT"]
+        self.guard = CallGuard(
+            name, settings.breaker_failures, settings.breaker_reset, settings.rate_limit,
+            config.get("RATELIMIT_STORAGE_URI", "memory://"),
+        )
 
     @classmethod
     def from_table(cls, name: str, table: dict[str, Any], config: Any) -> Connector:
@@ -115,6 +171,8 @@ class Connector:
         except ValidationError as error:
             raise ConfigError(pydantic_problems(error, where)) from None
         problems = [f"{where}.mapping.{p}" for p in validate_mapping(settings.mapping)]
+        if settings.rate_limit and not valid_rate_limit(settings.rate_limit):
+            problems.append(f"{where}.rate_limit: not a rate like \"20 per second\"")
         if problems:
             raise ConfigError(problems)
         return cls(name, settings, config)
@@ -140,7 +198,41 @@ class Connector:
 
 
 class PasswordConnector(Connector):
-    """A legacy IDP that checks an identifier and a password for Ferry."""
+    """A legacy IDP that checks an identifier and a password for Ferry.
+
+    Journeys call the guarded entry points (:meth:`check_password`, :meth:`finish_mfa`,
+    :meth:`find`), which pass through the circuit breaker and the call rate limit; connector
+    types implement the hooks (:meth:`verify`, :meth:`complete_mfa`, :meth:`lookup`).
+    """
+
+    #: Whether :meth:`lookup` is implemented (a legacy store that can be searched).
+    supports_lookup: ClassVar[bool] = False
+
+    def check_password(self, identifier: str, password: str) -> ExternalIdentity:
+        return self.guard.call(self.verify, identifier, password)
+
+    def finish_mfa(self, state: dict[str, Any], code: str) -> ExternalIdentity:
+        return self.guard.call(self.complete_mfa, state, code)
+
+    def find(self, identifier: str) -> ExternalIdentity | None:
+        return self.guard.call(self.lookup, identifier)
+
+    def complete_mfa(self, state: dict[str, Any], code: str) -> ExternalIdentity:
+        """Finish a sign-in that :meth:`verify` interrupted with :class:`MfaRequired`.
+
+        Return the identity; raise :class:`InvalidCredentials` for a wrong code (the journey
+        asks again) and :class:`LegacyUnavailable` when the legacy side fails or the state
+        expired. Only connectors that raise ``MfaRequired`` implement it.
+        """
+        raise NotImplementedError
+
+    def lookup(self, identifier: str) -> ExternalIdentity | None:
+        """The legacy profile of ``identifier`` without a password, or None when unknown.
+
+        Used by journeys that prove ownership another way (a one-time code to the legacy
+        e-mail). Set ``supports_lookup = True`` when implemented.
+        """
+        raise NotImplementedError
 
     def verify(self, identifier: str, password: str) -> ExternalIdentity:
         """Check the pair at the legacy IDP.

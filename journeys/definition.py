@@ -103,7 +103,7 @@ def _routing_problems(where: str, steps: dict[str, Step]) -> list[str]:
             if target not in steps:
                 problems.append(f"{where}.steps.{name}.on.{outcome}: no step named {target!r}")
         for outcome in step.outcomes:
-            if outcome not in routes:
+            if outcome not in routes and outcome not in step.optional_outcomes:
                 problems.append(f"{where}.steps.{name}.on: outcome {outcome!r} is not routed")
     return problems
 

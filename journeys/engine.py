@@ -62,7 +62,7 @@ class JourneyEngine:
             if not isinstance(result, Done):
                 return result
             step = journey.step(run.step)
-            target = step.settings.on.get(result.outcome)
+            target = step.route(result.outcome)
             if target is None:
                 raise JourneyBroken(f"{journey.name}.{step.name}: outcome {result.outcome!r} unrouted")
             log.debug("journey %s: %s -[%s]-> %s", journey.name, step.name, result.outcome, target)

@@ -63,6 +63,8 @@ class Step:
     type: ClassVar[str] = ""
     Settings: ClassVar[type[StepSettings]] = StepSettings
     outcomes: ClassVar[tuple[str, ...]] = ()
+    #: Outcomes a journey may leave unrouted, each with the outcome whose route it then takes.
+    optional_outcomes: ClassVar[dict[str, str]] = {}
     terminal: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -77,6 +79,14 @@ class Step:
     @property
     def template(self) -> str:
         return f"steps/{self.type}.html"
+
+    def route(self, outcome: str) -> str | None:
+        """The step that follows ``outcome``, honouring optional outcomes' fallbacks."""
+        routes = self.settings.on
+        if outcome in routes:
+            return routes[outcome]
+        fallback = self.optional_outcomes.get(outcome)
+        return routes.get(fallback) if fallback else None
 
     def check(self, context: ValidationContext) -> list[str]:
         """Problems with this step's settings beyond their types (e.g. an unknown connector)."""

@@ -34,9 +34,13 @@ class CreateUserStep(Step):
             raise JourneyBroken(f"{self.journey}.{self.name}: no legacy identity to create from")
         identity = ExternalIdentity.from_context(data)
         connector = connectors.get(identity.connector)
-        password = run.transient.get("password") if self.settings.store_password else None
-        # Hash before the transaction: argon2 must not run while holding a write lock.
-        password_hash = authenticators.get("password").hash(password) if password else None
+        password_hash = None
+        if self.settings.store_password:
+            password = run.transient.get("password")
+            # Hash before the transaction: argon2 must not run while holding a write lock.
+            # After a legacy MFA page the password is gone; its hash was kept instead.
+            password_hash = (authenticators.get("password").hash(password) if password
+                             else run.context.pop("password_hash", None))
         result = provision(identity, connector.mapping, password_hash)
         if result.user is None:
             record("user.conflict", client_id=run.client_id, connector=identity.connector,

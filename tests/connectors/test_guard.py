@@ -1,0 +1,66 @@
+"""The circuit breaker and the call rate limit in front of every legacy IDP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from connectors import InvalidCredentials, LegacyUnavailable
+from connectors.guard import CallGuard
+
+
+def failing():
+    raise LegacyUnavailable("down")
+
+
+def refusing():
+    raise InvalidCredentials()
+
+
+def test_breaker_opens_after_consecutive_failures_and_answers_at_once():
+    guard = CallGuard("idp", failures=3, reset=60, rate_limit=None, storage_uri="memory://")
+    calls = []
+
+    def counted():
+        calls.append(1)
+        failing()
+
+    for _ in range(3):
+        with pytest.raises(LegacyUnavailable):
+            guard.call(counted)
+    assert guard.state == "open"
+    with pytest.raises(LegacyUnavailable, match="circuit breaker open"):
+        guard.call(counted)
+    assert len(calls) == 3, "an open breaker still called the legacy IDP"
+
+
+def test_wrong_passwords_never_open_the_breaker():
+    guard = CallGuard("idp", failures=2, reset=60, rate_limit=None, storage_uri="memory://")
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            guard.call(refusing)
+    assert guard.state == "closed"
+
+
+def test_half_open_trial_closes_or_reopens():
+    guard = CallGuard("idp", failures=1, reset=0.05, rate_limit=None, storage_uri="memory://")
+    with pytest.raises(LegacyUnavailable):
+        guard.call(failing)
+    time.sleep(0.06)
+    assert guard.state == "half-open"
+    with pytest.raises(LegacyUnavailable, match="down"):
+        guard.call(failing)  # the trial call reached the IDP and failed
+    assert guard.state == "open"
+    time.sleep(0.06)
+    assert guard.call(lambda: "ok") == "ok"
+    assert guard.state == "closed"
+
+
+def test_rate_limit_refuses_calls_beyond_it():
+    guard = CallGuard("idp", failures=5, reset=60, rate_limit="3 per minute",
+                      storage_uri="memory://")
+    for _ in range(3):
+        assert guard.call(lambda: "ok") == "ok"
+    with pytest.raises(LegacyUnavailable, match="call limit"):
+        guard.call(lambda: "ok")
