@@ -13,10 +13,12 @@ from connectors.base import (
     Connector,
     ConnectorError,
     ExternalIdentity,
+    FederationRejected,
     InvalidCredentials,
     LegacyUnavailable,
     MfaRequired,
     PasswordConnector,
+    RedirectConnector,
     UserNotFound,
 )
 from settings import deployment
@@ -26,6 +28,8 @@ registry = Connector.registry
 
 __all__ = [
     "AccountBlocked",
+    "FederationRejected",
+    "RedirectConnector",
     "MfaRequired",
     "UserNotFound",
     "Connector",

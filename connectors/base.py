@@ -242,3 +242,48 @@ class PasswordConnector(Connector):
         normalised. Never log ``password``.
         """
         raise NotImplementedError
+
+
+class RedirectConnector(Connector):
+    """A legacy IDP the user signs in at themselves (OIDC, SAML): "continue with <provider>".
+
+    Ferry sends the browser away with :meth:`start` and, when it comes back to the callback,
+    turns the answer into an identity with :meth:`complete`. ``reference`` is an opaque,
+    single-use token bound to the journey run; the connector must send it out and get it back
+    (OIDC ``state``, SAML ``RelayState``) because the way back may be a cross-site POST that
+    carries no Ferry cookie.
+    """
+
+    def start(self, reference: str, callback_url: str) -> tuple[str, dict[str, Any]]:
+        """Return the URL to send the browser to, and the state :meth:`complete` will need.
+
+        The state (JSON-serialisable: nonce, PKCE verifier, request id...) is kept in the
+        journey run, never in the browser.
+        """
+        raise NotImplementedError
+
+    def complete(self, params: dict[str, str], state: dict[str, Any],
+                 callback_url: str) -> ExternalIdentity:
+        """Validate what came back (``params``: query or form) against ``state``.
+
+        Return the identity; raise :class:`InvalidCredentials` when the IdP refused or the user
+        cancelled, :class:`LegacyUnavailable` when it failed, and :class:`FederationRejected`
+        when the answer is forged, replayed, expired or otherwise invalid.
+        """
+        raise NotImplementedError
+
+    def begin(self, reference: str, callback_url: str) -> tuple[str, dict[str, Any]]:
+        return self.guard.call(self.start, reference, callback_url)
+
+    def finish(self, params: dict[str, str], state: dict[str, Any],
+               callback_url: str) -> ExternalIdentity:
+        return self.guard.call(self.complete, params, state, callback_url)
+
+
+class FederationRejected(ConnectorError):
+    """An answer from a redirect IdP that must not be trusted; ``reason`` is for the audit log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
