@@ -2,6 +2,7 @@
 
 * ``oidc.py``: the OpenID Provider endpoints apps talk to.
 * ``journey.py``: the sign-in pages (whatever step a journey is at).
+* ``federation.py``: where redirect IdPs send users back (OIDC callback, SAML ACS).
 * ``account.py``: the signed-in user's own page and sign-out.
 * ``errors.py``: turning errors into pages.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from blueprints import account, errors, journey, oidc
+from blueprints import account, errors, federation, journey, oidc
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(oidc.bp)
     app.register_blueprint(journey.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(federation.bp)
     errors.init_app(app)

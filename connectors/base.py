@@ -272,6 +272,14 @@ class RedirectConnector(Connector):
         """
         raise NotImplementedError
 
+    def reference_from(self, params: dict[str, str]) -> str | None:
+        """Where the answer carries the reference back (OIDC ``state``; SAML overrides)."""
+        return params.get("state")
+
+    def metadata(self) -> str | None:
+        """A metadata document to publish for the IdP's operator (SAML SP metadata), if any."""
+        return None
+
     def begin(self, reference: str, callback_url: str) -> tuple[str, dict[str, Any]]:
         return self.guard.call(self.start, reference, callback_url)
 

@@ -56,6 +56,14 @@ class JourneyEngine:
             return self.show(run)
         return self._finish(run, self._advance(run, step.submit(run, form_data)))
 
+    def receive(self, run: Run, connector: str, params: dict[str, str]) -> None:
+        """A redirect IdP's answer for ``run`` arrived (the browser may carry no cookie)."""
+        step = self.journeys[run.journey].step(run.step)
+        if not hasattr(step, "receive"):
+            raise RunMissing()  # the run is not waiting for an IdP
+        step.receive(run, connector, params)
+        runs.save(run)
+
     def _advance(self, run: Run, result: Result) -> Result:
         journey = self.journeys[run.journey]
         for _hop in range(MAX_TRANSITIONS):

@@ -2,7 +2,7 @@
 
 from models.audit import AuditEvent
 from models.base import db, utcnow
-from models.journeys import JourneyRun
+from models.journeys import JourneyResume, JourneyRun
 from models.oauth import AuthorizationCode, OAuthClient, SigningKey, Token, UserSession
 from models.users import LegacyLink, PasswordCredential, User
 
@@ -16,6 +16,7 @@ ALL_MODELS = [
     SigningKey,
     UserSession,
     JourneyRun,
+    JourneyResume,
     AuditEvent,
 ]
 
@@ -23,6 +24,7 @@ __all__ = [
     "ALL_MODELS",
     "AuditEvent",
     "AuthorizationCode",
+    "JourneyResume",
     "JourneyRun",
     "LegacyLink",
     "OAuthClient",

@@ -20,3 +20,16 @@ class JourneyRun(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField(index=True)
+
+
+class JourneyResume(BaseModel):
+    """A single-use reference that brings a browser back to its run from a redirect IdP.
+
+    The way back from a SAML IdP is a cross-site POST that carries no SameSite=Lax cookie, so
+    the run is found by this reference (sent out as OIDC ``state`` or SAML ``RelayState``).
+    """
+
+    reference_hash = peewee.CharField(primary_key=True, max_length=64)
+    run = peewee.ForeignKeyField(JourneyRun, on_delete="CASCADE", column_name="run_hash")
+    connector = peewee.CharField(max_length=100)
+    expires_at = peewee.DateTimeField(index=True)

@@ -34,24 +34,27 @@ def provision(
     identity: ExternalIdentity,
     mapping: dict[str, str],
     password_hash: str | None = None,
+    link_verified_email: bool = False,
 ) -> Provisioned:
     """Create the user of ``identity``, or refresh the one already linked to it.
 
     ``conflict``: another local user already owns the mapped e-mail; linking them silently
-    would let whoever controls the legacy account take over the local one, so nothing changes.
+    would let whoever controls the legacy account take over the local one, so nothing changes,
+    unless the operator trusts this IdP's verified e-mails (``link_verified_email``) and the
+    claims say the e-mail is verified.
     """
     profile = map_claims(identity.claims, mapping)
     for _attempt in range(_RACE_RETRIES):
         try:
             with db.atomic():
-                return _provision_once(identity, profile, password_hash)
+                return _provision_once(identity, profile, password_hash, link_verified_email)
         except peewee.IntegrityError:
             continue  # a concurrent first sign-in committed first; the next read sees it
     raise RuntimeError(f"could not provision {identity.connector}:{identity.subject}")
 
 
 def _provision_once(
-    identity: ExternalIdentity, profile: dict, password_hash: str | None
+    identity: ExternalIdentity, profile: dict, password_hash: str | None, link_verified_email: bool
 ) -> Provisioned:
     now = utcnow()
     columns = {key: value for key, value in profile.items() if key in STANDARD_ATTRIBUTES}
@@ -71,8 +74,12 @@ def _provision_once(
         return Provisioned("linked", user)
 
     email = columns.get("email")
-    if email and User.select().where(User.email == email).exists():
-        return Provisioned("conflict", None)
+    owner = User.get_or_none(User.email == email) if email else None
+    if owner is not None:
+        if not (link_verified_email and profile.get("email_verified") is True):
+            return Provisioned("conflict", None)
+        link_identity(owner, identity)
+        return Provisioned("linked", owner)
 
     user = User.create(**columns, attributes=custom, created_at=now, updated_at=now)
     LegacyLink.create(
@@ -109,3 +116,10 @@ def _store_password(user: User, password_hash: str, connector: str, now) -> None
         PasswordCredential.create(
             user=user, hash=password_hash, source=source, created_at=now, updated_at=now
         )
+
+
+def link_identity(user: User, identity: ExternalIdentity) -> None:
+    """Tie ``identity`` to an existing ``user`` (after proof, or by the operator's policy)."""
+    now = utcnow()
+    LegacyLink.create(user=user, connector=identity.connector, subject=identity.subject,
+                      migrated_at=now, last_seen_at=now)

@@ -1,9 +1,11 @@
 """``create_user``: provision the local user from the legacy identity, in one transaction.
 
 Settings: ``store_password`` (default true: keep an argon2id hash of the password just checked
-by the legacy IDP, so the next sign-in needs no legacy IDP). Outcomes: ``created``, ``linked``
-(the identity was already migrated; profile refreshed), ``conflict`` (another local user owns
-the e-mail: nothing changes).
+by the legacy IDP, so the next sign-in needs no legacy IDP); ``link_verified_email`` (default
+false: when another local user owns the e-mail, link to them only if this IdP says the e-mail
+is verified; turn it on only for IdPs whose verification you trust). Outcomes: ``created``,
+``linked`` (already migrated, or linked by that policy), ``conflict`` (another local user owns
+the e-mail: nothing changes; route it to ``link_account`` to let them prove it is theirs).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepSettings
 from security.audit import record
+from users.mapping import map_claims
 from users.provisioning import provision
 
 
 class CreateUserSettings(StepSettings):
     store_password: bool = True
+    link_verified_email: bool = False
 
 
 class CreateUserStep(Step):
@@ -41,8 +45,10 @@ class CreateUserStep(Step):
             # After a legacy MFA page the password is gone; its hash was kept instead.
             password_hash = (authenticators.get("password").hash(password) if password
                              else run.context.pop("password_hash", None))
-        result = provision(identity, connector.mapping, password_hash)
+        result = provision(identity, connector.mapping, password_hash,
+                           link_verified_email=self.settings.link_verified_email)
         if result.user is None:
+            run.context["conflict_email"] = map_claims(identity.claims, connector.mapping).get("email")
             record("user.conflict", client_id=run.client_id, connector=identity.connector,
                    subject=identity.subject)
             return Done("conflict")

@@ -1,0 +1,69 @@
+"""``link_account``: an incoming identity's e-mail belongs to an existing user: prove it first.
+
+Follows ``create_user``'s ``conflict``. The user types the existing account's password; only
+then is the new legacy identity linked to it, so nobody takes over an account just by owning an
+address at another IdP. Outcomes: ``linked``, ``failure`` (no local password to prove it with,
+too many tries, or the user gave up), ``throttled``.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, Length
+
+import authenticators
+from connectors import ExternalIdentity
+from journeys.results import Done, Result
+from journeys.steps._attempt import THROTTLE_SCOPE, count_failure
+from journeys.steps.base import Step, StepForm
+from journeys.steps.messages import throttled_notice
+from models import db
+from security.audit import record
+from security.throttle import throttle
+from users.directory import find_by_identifier
+from users.provisioning import link_identity
+
+
+class LinkForm(StepForm):
+    password = PasswordField(_l("Password of your existing account"),
+                             validators=[DataRequired(_l("Enter your password.")), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class LinkAccountStep(Step):
+    type = "link_account"
+    outcomes = ("linked", "failure", "throttled")
+
+    def enter(self, run) -> Result:
+        email = run.context.get("conflict_email")
+        user = find_by_identifier("email", email) if email else None
+        if user is None or authenticators.get("password").credential(user) is None:
+            return Done("failure", _("An account with this e-mail address already exists. "
+                                     "Sign in with it first, or contact support."))
+        return self.render(run, LinkForm(formdata=None), email=email)
+
+    def submit(self, run, form_data) -> Result:
+        email = run.context.get("conflict_email")
+        form = LinkForm(formdata=form_data)
+        if not email or not form.validate():
+            return self.enter(run) if not email else self.render(run, form, email=email)
+        wait = throttle().retry_after(THROTTLE_SCOPE, email)
+        if wait:
+            return Done("throttled", throttled_notice(wait))
+        user = find_by_identifier("email", email)
+        password_authenticator = authenticators.get("password")
+        if user is None or not password_authenticator.verify(
+                password_authenticator.credential(user), form.password.data):
+            count_failure(email)
+            form.password.errors = [_("That password is not right.")]
+            return self.render(run, form, email=email)
+        identity = ExternalIdentity.from_context(run.context["external_identity"])
+        with db.atomic():
+            link_identity(user, identity)
+        run.context.pop("conflict_email", None)
+        run.set_user(user, "pwd")
+        record("user.linked", user_id=user.id, client_id=run.client_id,
+               connector=identity.connector, subject=identity.subject)
+        return Done("linked")
