@@ -76,11 +76,17 @@ class MfaRequired(ConnectorError):
 
 
 class LegacyUnavailable(ConnectorError):
-    """The legacy IDP is unreachable, broken, or misconfigured; ``reason`` is for operators."""
+    """The legacy IDP is unreachable, broken, or misconfigured; ``reason`` is for operators.
 
-    def __init__(self, reason: str) -> None:
+    ``outage=False`` marks an answer that means "this user cannot migrate this way" (Entra
+    demanding MFA over ROPC, an expired MFA challenge): the user is told to try later, but the
+    circuit breaker does not count it, so a few such users cannot shut the door for everyone.
+    """
+
+    def __init__(self, reason: str, outage: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.outage = outage
 
 
 @dataclass(frozen=True)
@@ -185,10 +191,10 @@ class Connector:
     def mapping(self) -> dict[str, str]:
         return self.settings.mapping
 
-    def unavailable(self, reason: str) -> LegacyUnavailable:
+    def unavailable(self, reason: str, outage: bool = True) -> LegacyUnavailable:
         """Log ``reason`` for the operator and return the error to raise (never a secret)."""
         log.warning("legacy IDP %s unavailable: %s", self.name, reason)
-        return LegacyUnavailable(reason)
+        return LegacyUnavailable(reason, outage=outage)
 
     def legacy_identifier(self, normalised: str, typed: str | None) -> str:
         """The identifier to send to the legacy IDP (see ``send_identifier``)."""

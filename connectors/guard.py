@@ -66,8 +66,8 @@ class CallGuard:
             raise LegacyUnavailable(f"Ferry's own call limit for {self.name} ({self._rate}) reached")
         try:
             result = function(*args)
-        except LegacyUnavailable:
-            self._record(failed=True)
+        except LegacyUnavailable as error:
+            self._record(failed=error.outage)
             raise
         except BaseException:
             self._record(failed=False)  # an answer (wrong password, MFA...), not an outage

@@ -15,9 +15,10 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 import connectors
-from connectors import InvalidCredentials, LegacyUnavailable
+from connectors import AccountBlocked, InvalidCredentials, LegacyUnavailable
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings
+from journeys.steps.legacy_password import BLOCKED_NOTICES
 from security.audit import record
 
 FACTOR_HINTS = {
@@ -75,6 +76,11 @@ class LegacyMfaStep(Step):
                    reason=error.reason)
             run.context.pop("legacy_mfa")
             return Done("unavailable")
+        except AccountBlocked as blocked:
+            record("legacy.blocked", client_id=run.client_id, connector=connector.name,
+                   reason=blocked.reason)
+            run.context.pop("legacy_mfa")
+            return Done("failure", _(BLOCKED_NOTICES[blocked.reason]))
         run.context.pop("legacy_mfa")
         run.context["external_identity"] = identity.to_context()
         run.context["password_hash"] = pending.get("password_hash")

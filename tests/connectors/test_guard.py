@@ -64,3 +64,15 @@ def test_rate_limit_refuses_calls_beyond_it():
         assert guard.call(lambda: "ok") == "ok"
     with pytest.raises(LegacyUnavailable, match="call limit"):
         guard.call(lambda: "ok")
+
+
+def test_an_unavailable_answer_that_is_no_outage_does_not_open_the_breaker():
+    guard = CallGuard("idp", failures=2, reset=60, rate_limit=None, storage_uri="memory://")
+
+    def cannot_migrate_this_way():
+        raise LegacyUnavailable("MFA required over ROPC", outage=False)
+
+    for _ in range(4):
+        with pytest.raises(LegacyUnavailable):
+            guard.call(cannot_migrate_this_way)
+    assert guard.state == "closed"

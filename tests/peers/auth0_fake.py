@@ -1,0 +1,422 @@
+"""A faithful fake of Auth0's Authentication API for the ``auth0`` connector's tests.
+
+Auth0 is SaaS and cannot run here, so this small real HTTP server on 127.0.0.1 (a Flask app
+served by werkzeug in a thread) implements the part of it Ferry uses, as Auth0 documents it:
+
+* ``POST /oauth/token`` with ``grant_type=http://auth0.com/oauth/grant-type/password-realm``
+  (``username``, ``password``, ``realm``, ``scope``, optional ``audience``; client
+  authentication by ``client_secret`` in the body or HTTP Basic) and with
+  ``grant_type=http://auth0.com/oauth/grant-type/mfa-otp`` (``mfa_token``, ``otp``);
+* ``GET /userinfo`` with the access token; ``GET /mfa/authenticators`` with the MFA token;
+* ``GET /.well-known/jwks.json`` (ID tokens are RS256-signed, ``iss`` is ``{base}/``).
+
+Answers, as Auth0 gives them (documented or widely reported; ``error``/``error_description``):
+
+=================================================  ====  =========================================
+case                                               HTTP  body
+=================================================  ====  =========================================
+wrong password or unknown user                     403   invalid_grant, "Wrong email or password."
+user blocked by an administrator                   403   invalid_grant, "user is blocked"
+brute-force protection (per user and IP address)   429   too_many_attempts, "Your account has been
+                                                         blocked after multiple consecutive ..."
+breached password detection                        403   password_leaked, "This login attempt ..."
+MFA enrolled                                       403   mfa_required, + ``mfa_token``
+wrong OTP                                          403   invalid_grant, "Invalid otp_code."
+unknown / expired ``mfa_token``                    403   invalid_grant "Malformed mfa_token" /
+                                                         expired_token "mfa_token is expired"
+wrong or missing client credentials                401   access_denied, "Unauthorized"
+grant type not enabled for the client              403   unauthorized_client, "Grant type '...' not
+                                                         allowed for the client."
+unknown audience                                   403   access_denied, "Service not found: ..."
+connection (realm) not enabled for the client      400   invalid_request
+tenant rate limit (``rate_limited = True``)        429   too_many_requests, + x-ratelimit-* headers
+=================================================  ====  =========================================
+
+Sources: Auth0's docs (password-realm request, ``mfa_required`` and the mfa-otp grant, MFA
+authenticators, brute-force protection and the ``auth0-forwarded-for`` header, rate-limit
+headers) and answers Auth0 users report in Auth0's own GitHub issues ("user is blocked",
+``access_denied``/"Unauthorized", the ``unauthorized_client`` wording). The answer for a realm
+not enabled for the client is not documented; the fake's ``invalid_request`` is an
+approximation, and Ferry treats every such answer alike (unavailable), so nothing depends on it.
+
+Brute-force protection counts wrong passwords per user and IP address: the connection's
+address, or the ``auth0-forwarded-for`` header's when the client is confidential and trusts it
+(Auth0's "Trust Token Endpoint IP Header"). One-time codes are RFC 6238 TOTP (SHA-1, 30 s, 6 digits,
+one step of drift either way, each code usable once), checked by :func:`totp` below.
+
+For the failures no real Auth0 produces on demand, ``faults[path] = Fault(...)`` makes a path
+answer 5xx, HTML or hang; :meth:`Auth0Fake.stopped` is an outage (connections refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
+DEFAULT_CONNECTION = "Username-Password-Authentication"
+BLOCKED_AFTER_ATTEMPTS = ("Your account has been blocked after multiple consecutive login "
+                          "attempts. We've sent you an email with instructions on how to unblock it.")
+LEAKED = ("This login attempt has been blocked because the password you're using was previously "
+          "disclosed through a data breach (not in this application).")
+MFA_TOKEN_LIFETIME = 600  # seconds (Auth0: 10 minutes, not configurable)
+HANG_LIMIT = 30.0
+
+
+def totp(secret: str, at: float | None = None, step: int = 30, digits: int = 6) -> str:
+    """The RFC 6238 code of a base32 ``secret`` at time ``at`` (HMAC-SHA-1)."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // step)
+    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    number = int.from_bytes(mac[offset:offset + 4], "big") & 0x7FFFFFFF
+    return str(number % 10**digits).zfill(digits)
+
+
+@functools.cache
+def signing_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "auth0-fake-1", "use": "sig", "alg": "RS256"})
+
+
+@dataclass
+class Auth0User:
+    email: str
+    password: str
+    user_id: str
+    given_name: str
+    family_name: str
+    email_verified: bool = True
+    blocked: bool = False  # blocked by an administrator
+    leaked: bool = False  # breached password detection flags the password
+    totp_secret: str | None = None  # enrolled in MFA with an authenticator app
+    other_factors: tuple[str, ...] = ()  # e.g. ("oob",): SMS / push, which Ferry cannot answer
+    connection: str = DEFAULT_CONNECTION
+
+    def profile(self, scope: set[str]) -> dict[str, Any]:
+        claims: dict[str, Any] = {"sub": self.user_id}
+        if "profile" in scope:
+            claims.update(name=f"{self.given_name} {self.family_name}", given_name=self.given_name,
+                          family_name=self.family_name, nickname=self.email.split("@")[0],
+                          picture="https://s.gravatar.com/avatar/0.png",
+                          updated_at="2024-05-01T10:00:00.000Z")
+        if "email" in scope:
+            claims.update(email=self.email, email_verified=self.email_verified)
+        return claims
+
+
+@dataclass
+class Auth0Client:
+    client_id: str
+    client_secret: str | None
+    auth_method: str = "client_secret_post"  # or client_secret_basic, none
+    grant_types: set[str] = field(default_factory=lambda: {PASSWORD_REALM, MFA_OTP})
+    connections: set[str] = field(default_factory=lambda: {DEFAULT_CONNECTION})
+    trust_ip_header: bool = False
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted misbehaviour of one path."""
+
+    status: int = 500
+    body: str = '{"error":"server_error"}'
+    content_type: str = "application/json"
+    hang: bool = False
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A request the fake received (form values included: this is a test double)."""
+
+    path: str
+    remote_addr: str | None
+    headers: dict[str, str]
+    form: dict[str, str]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class Auth0Fake:
+    """The fake tenant; use as a context manager, or :meth:`start` and :meth:`close`."""
+
+    def __init__(self, brute_force_limit: int = 10) -> None:
+        self.brute_force_limit = brute_force_limit
+        self.users: dict[str, Auth0User] = {}
+        self.clients: dict[str, Auth0Client] = {}
+        self.audiences = {"https://api.example.com"}
+        self.faults: dict[str, Fault] = {}
+        self.rate_limited = False
+        self.seen: list[Seen] = []
+        self.failures: Counter[tuple[str, str | None]] = Counter()
+        self._access_tokens: dict[str, tuple[str, set[str]]] = {}
+        self._mfa_tokens: dict[str, dict[str, Any]] = {}
+        self._used_codes: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self.app = self._build_app()
+        self._seed()
+
+    def _seed(self) -> None:
+        self.client = self.add_client(Auth0Client("ferry-client-id", "ferry-client-secret-0123456789"))
+        for user in (
+            Auth0User("alice@example.com", "wonderland-1865", "auth0|alice0001", "Alice", "Liddell"),
+            Auth0User("bob@example.com", "builder-1998", "auth0|bob0002", "Bob", "Builder"),
+            Auth0User("carol@example.com", "locked-out-42", "auth0|carol0003", "Carol", "Blocked",
+                      blocked=True),
+            Auth0User("leaked@example.com", "password123", "auth0|leaked0004", "Lee", "Ked",
+                      leaked=True),
+            Auth0User("mallory@example.com", "second-factor-7", "auth0|mallory0005", "Mallory",
+                      "Mfa", totp_secret="JBSWY3DPEHPK3PXP"),
+            Auth0User("sam@example.com", "sms-only-8", "auth0|sam0006", "Sam", "Sms",
+                      other_factors=("oob",)),
+        ):
+            self.add_user(user)
+
+    def add_user(self, user: Auth0User) -> Auth0User:
+        self.users[user.email.lower()] = user
+        return user
+
+    def add_client(self, client: Auth0Client) -> Auth0Client:
+        self.clients[client.client_id] = client
+        return client
+
+    # -- running ----------------------------------------------------------------------------
+    def start(self) -> Auth0Fake:
+        self._released.clear()
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
+                                   request_handler=_QuietHandler)
+        self.port = self._server.port
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="auth0-fake", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = None
+
+    close = stop
+
+    def __enter__(self) -> Auth0Fake:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """An outage: connections are refused inside, the same tenant answers again after."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def calls(self, path: str) -> list[Seen]:
+        with self._lock:
+            return [s for s in self.seen if s.path == path]
+
+    def code(self, email: str, at: float | None = None) -> str:
+        """The user's current authenticator-app code."""
+        return totp(self.users[email].totp_secret, at)
+
+    # -- the API ------------------------------------------------------------------------------
+    def _build_app(self) -> Flask:
+        app = Flask("auth0_fake")
+
+        @app.before_request
+        def record_and_fault():
+            form = dict(request.form) or dict(request.get_json(silent=True) or {})
+            with self._lock:
+                self.seen.append(Seen(request.path, request.remote_addr, dict(request.headers), form))
+            fault = self.faults.get(request.path)
+            if fault is None:
+                return None
+            if fault.hang:
+                self._released.wait(HANG_LIMIT)
+            return Response(fault.body, fault.status, content_type=fault.content_type)
+
+        app.post("/oauth/token")(self._token)
+        app.get("/userinfo")(self._userinfo)
+        app.get("/mfa/authenticators")(self._authenticators)
+        app.get("/.well-known/jwks.json")(
+            lambda: jsonify({"keys": [signing_key().as_dict(private=False)]}))
+        return app
+
+    def _token(self):
+        form = dict(request.form) or dict(request.get_json(silent=True) or {})
+        if self.rate_limited:
+            answer = error(429, "too_many_requests", "Global limit has been reached")
+            answer.headers.update({"x-ratelimit-limit": "300", "x-ratelimit-remaining": "0",
+                                   "x-ratelimit-reset": str(int(time.time()) + 60)})
+            return answer
+        client = self._authenticated_client(form)
+        if client is None:
+            return error(401, "access_denied", "Unauthorized")
+        grant = form.get("grant_type")
+        if grant not in (PASSWORD_REALM, MFA_OTP):
+            return error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+        if grant not in client.grant_types:
+            return error(403, "unauthorized_client", f"Grant type '{grant}' not allowed for the client.")
+        if grant == MFA_OTP:
+            return self._mfa_otp(client, form)
+        return self._password_realm(client, form)
+
+    def _authenticated_client(self, form: dict[str, str]) -> Auth0Client | None:
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        basic = request.authorization
+        if basic is not None and basic.type == "basic":
+            client_id, secret = basic.username, basic.password
+        client = self.clients.get(client_id or "")
+        if client is None:
+            return None
+        if client.auth_method == "none":
+            return client
+        if secret is None or not hmac.compare_digest(secret, client.client_secret or ""):
+            return None
+        expected_basic = client.auth_method == "client_secret_basic"
+        return client if expected_basic == (basic is not None) else None
+
+    def _password_realm(self, client: Auth0Client, form: dict[str, str]):
+        for name in ("username", "password", "realm"):
+            if not form.get(name):
+                return error(400, "invalid_request", f"Missing required parameter: {name}")
+        realm = form["realm"]
+        if realm not in client.connections:
+            return error(400, "invalid_request", f"the connection {realm} is not enabled for the client")
+        audience = form.get("audience")
+        if audience and audience not in self.audiences:
+            return error(403, "access_denied", f"Service not found: {audience}")
+        address = request.remote_addr
+        if client.trust_ip_header and client.auth_method != "none":
+            address = request.headers.get("auth0-forwarded-for", address)
+        email = form["username"].strip().lower()  # database connections compare e-mails lower-case
+        user = self.users.get(email)
+        key = (email, address)
+        with self._lock:
+            if self.failures[key] >= self.brute_force_limit:
+                return error(429, "too_many_attempts", BLOCKED_AFTER_ATTEMPTS)
+            if user is None or user.connection != realm or not hmac.compare_digest(
+                    form["password"], user.password):
+                self.failures[key] += 1
+                return error(403, "invalid_grant", "Wrong email or password.")
+            self.failures.pop(key, None)
+        if user.blocked:
+            return error(403, "invalid_grant", "user is blocked")
+        if user.leaked:
+            return error(403, "password_leaked", LEAKED)
+        scope = set(form.get("scope", "").split())
+        if user.totp_secret or user.other_factors:
+            mfa_token = "Fe26.2**" + secrets.token_urlsafe(24)
+            with self._lock:
+                self._mfa_tokens[mfa_token] = {"email": email, "client": client.client_id,
+                                               "scope": scope, "audience": audience,
+                                               "expires": time.time() + MFA_TOKEN_LIFETIME,
+                                               "wrong": 0}
+            return error(403, "mfa_required", "Multifactor authentication required",
+                         mfa_token=mfa_token)
+        return self._tokens(client, user, scope, audience)
+
+    def _mfa_otp(self, client: Auth0Client, form: dict[str, str]):
+        with self._lock:
+            pending = self._mfa_tokens.get(form.get("mfa_token", ""))
+            if pending is None or pending["client"] != client.client_id:
+                return error(403, "invalid_grant", "Malformed mfa_token")
+            if pending["expires"] < time.time():
+                return error(403, "expired_token", "mfa_token is expired")
+            if pending["wrong"] >= 10:
+                return error(429, "too_many_attempts", "Too many attempts, please try again later.")
+            user = self.users[pending["email"]]
+            code = form.get("otp", "")
+            now = time.time()
+            valid = ({totp(user.totp_secret, now + drift) for drift in (-30, 0, 30)}
+                     if user.totp_secret else set())
+            if code not in valid or (user.email, code) in self._used_codes:
+                pending["wrong"] += 1
+                return error(403, "invalid_grant", "Invalid otp_code.")
+            self._used_codes.add((user.email, code))
+            del self._mfa_tokens[form["mfa_token"]]
+        return self._tokens(client, user, pending["scope"], pending["audience"])
+
+    def expire_mfa_tokens(self) -> None:
+        with self._lock:
+            for pending in self._mfa_tokens.values():
+                pending["expires"] = 0
+
+    def _tokens(self, client: Auth0Client, user: Auth0User, scope: set[str], audience: str | None):
+        access_token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._access_tokens[access_token] = (user.email.lower(), scope)
+        body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
+                                "expires_in": 86400, "scope": " ".join(sorted(scope))}
+        if "openid" in scope:
+            now = int(time.time())
+            claims = {**user.profile(scope), "iss": self.base_url + "/", "aud": client.client_id,
+                      "iat": now, "exp": now + 36000}
+            body["id_token"] = jwt.encode({"alg": "RS256", "typ": "JWT", "kid": "auth0-fake-1"},
+                                          claims, signing_key())
+        return jsonify(body)
+
+    def _bearer(self) -> str:
+        header = request.headers.get("Authorization", "")
+        return header[7:] if header.startswith("Bearer ") else ""
+
+    def _userinfo(self):
+        with self._lock:
+            granted = self._access_tokens.get(self._bearer())
+        if granted is None or "openid" not in granted[1]:
+            return Response("Unauthorized", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        email, scope = granted
+        return jsonify(self.users[email].profile(scope))
+
+    def _authenticators(self):
+        with self._lock:
+            pending = self._mfa_tokens.get(self._bearer())
+        if pending is None:
+            return error(401, "invalid_token", "invalid mfa_token")
+        user = self.users[pending["email"]]
+        listed = []
+        if user.totp_secret:
+            listed.append({"id": "totp|dev_fake1", "authenticator_type": "otp", "active": True})
+        for kind in user.other_factors:
+            listed.append({"id": f"sms|dev_{kind}", "authenticator_type": kind, "active": True,
+                           "oob_channel": "sms", "name": "+1XXXXXX4242"})
+        listed.append({"id": "recovery-code|dev_fake2", "authenticator_type": "recovery-code",
+                       "active": True})
+        return jsonify(listed)
+
+
+def error(status: int, code: str, description: str, **extra: str) -> Response:
+    answer = jsonify({"error": code, "error_description": description, **extra})
+    answer.status_code = status
+    return answer
