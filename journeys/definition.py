@@ -1,5 +1,8 @@
 """Journeys as data: parsing ``[journeys.<name>]`` tables into steps, and validating them.
 
+A deployment's ``[journeys.<name>]`` with a shipped name is merged into the shipped journey
+(only the steps and keys it names change); with ``replace = true`` it replaces it whole.
+
 Validation at load: every step type exists and its settings are valid, every outcome a step can
 report is routed, every target exists, and from every step reachable from ``start`` a terminal
 step can still be reached (no dead ends, no closed loops).
@@ -39,7 +42,12 @@ def default_tables() -> dict[str, dict[str, Any]]:
 def load_journeys(tables: dict[str, dict[str, Any]], context: ValidationContext) -> dict[str, Journey]:
     """Parse and validate the shipped journeys overlaid with the deployment's own."""
     registry.discover()
-    merged = {**default_tables(), **tables}
+    merged = default_tables()
+    for name, table in tables.items():
+        if name in merged and not table.get("replace", False):
+            merged[name] = deep_merge(merged[name], table)  # change a shipped journey in place
+        else:
+            merged[name] = {key: value for key, value in table.items() if key != "replace"}
     journeys, problems = {}, []
     for name, table in merged.items():
         try:
@@ -49,6 +57,19 @@ def load_journeys(tables: dict[str, dict[str, Any]], context: ValidationContext)
     if problems:
         raise ConfigError(problems, "journeys")
     return journeys
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``, tables merged key by key (``replace`` dropped)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if key == "replace":
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def parse_journey(name: str, table: dict[str, Any], context: ValidationContext) -> Journey:

@@ -83,3 +83,15 @@ def test_bad_journey_in_config_stops_the_app(make_app):
     with pytest.raises(ConfigError) as caught:
         make_app(DEPLOYMENT={"journeys": {"broken": journey(a={"type": "nope"})}})
     assert "journeys.broken.steps.a.type" in str(caught.value)
+
+
+def test_a_shipped_journey_can_be_changed_in_place_or_replaced(app):
+    context = ValidationContext(connectors={})
+    with app.app_context():
+        changed = load_journeys(
+            {"sign-in": {"steps": {"unavailable": {"title": "Back soon"}}}}, context)
+        replaced = load_journeys({"sign-in": {"replace": True, "start": "only", "steps": {
+            "only": {"type": "reject", "title": "Closed"}}}}, context)
+    assert changed["sign-in"].step("unavailable").settings.title == "Back soon"
+    assert changed["sign-in"].step("legacy").type == "legacy_password", "the rest was lost"
+    assert list(replaced["sign-in"].steps) == ["only"]

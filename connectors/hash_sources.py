@@ -1,0 +1,412 @@
+"""Where the ``hashes`` connector reads legacy user records: an export file or a SQL query.
+
+* :class:`FileSource`: a CSV, JSON Lines or JSON file, read into memory once and again whenever
+  the file changes (modification time, size or inode), indexed by normalised identifier. A
+  broken file names the line (or record) at fault; two records with one identifier or one
+  subject are refused, since either would let one person sign in as another.
+* :class:`SqlSource`: one parameterised query per sign-in against SQLite (opened read-only) or
+  PostgreSQL (read-only transactions, ``statement_timeout``). The query names the identifier
+  ``:identifier``; it is bound by the driver, never formatted into the SQL.
+
+Both return a :class:`LegacyRecord` or None, and raise :class:`SourceProblem` (a reason for the
+operator, never a secret) when they cannot answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import logging
+import math
+import os
+import re
+import sqlite3
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import psycopg
+from psycopg.rows import dict_row
+
+from connectors.legacy_hashes import Stored
+from users.identifiers import normalise_email
+
+log = logging.getLogger(__name__)
+
+_FALSE_WORDS = {"", "0", "false", "f", "no", "n", "off", "null", "none"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_PROBLEMS = 10
+
+
+class SourceProblem(Exception):
+    """The legacy store cannot answer, or answered something unusable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LegacyRecord:
+    subject: str
+    stored: Stored | None  # None: the user has no password in the legacy store
+    claims: dict[str, Any]
+    disabled: bool
+
+
+def truthy(value: Any) -> bool:
+    """Whether a flag column says yes: ``1``, ``true``, ``yes``, a date... but not ``0``/``false``/empty."""
+    if value is None:
+        return False
+    if isinstance(value, bool | int | float | Decimal):
+        return value != 0
+    return str(value).strip().lower() not in _FALSE_WORDS
+
+
+def json_safe(value: Any) -> Any:
+    """A claim value that survives JSON (journey state, user attributes); None drops it."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return None  # binary columns are no profile
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Which column holds what; every other column becomes a claim."""
+
+    identifier: str
+    hash: str
+    subject: str
+    salt: str | None = None
+    disabled: str | None = None
+    active: str | None = None
+
+    def required(self) -> list[str]:
+        optional = [self.salt, self.disabled, self.active]
+        return [self.identifier, self.hash, self.subject, *[f for f in optional if f]]
+
+    def record(self, row: Mapping[str, Any]) -> LegacyRecord:
+        subject = row.get(self.subject)
+        if subject is None or isinstance(subject, bytes) or not str(subject).strip():
+            raise SourceProblem(f"no {self.subject!r} (the subject)")
+        disabled = truthy(row.get(self.disabled)) if self.disabled else False
+        if self.active and self.active in row and not truthy(row[self.active]):
+            disabled = True
+        claims = {}
+        for key, value in row.items():
+            value = json_safe(value) if key not in (self.hash, self.salt) else None
+            if value is not None and value != "":
+                claims[key] = value
+        return LegacyRecord(str(subject).strip(), self._stored(row), claims, disabled)
+
+    def _stored(self, row: Mapping[str, Any]) -> Stored | None:
+        value = row.get(self.hash)
+        if isinstance(value, bytes | bytearray | memoryview):
+            try:
+                value = bytes(value).decode("ascii")
+            except UnicodeDecodeError:
+                raise SourceProblem(f"{self.hash!r} is binary, not a hash in text") from None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise SourceProblem(f"{self.hash!r} is a {type(value).__name__}, not a hash in text")
+        salt = row.get(self.salt) if self.salt else None
+        if isinstance(salt, bytearray | memoryview):
+            salt = bytes(salt)
+        if salt is not None and not isinstance(salt, bytes):
+            salt = str(salt) if str(salt) != "" else None
+        return Stored(value.strip(), salt)
+
+
+# -- files -----------------------------------------------------------------------------------
+class FileSource:
+    """An export file, indexed in memory by normalised identifier."""
+
+    def __init__(self, path: str, kind: str, fields: Fields, key: Callable[[str], str], *,
+                 delimiter: str = ",", columns: list[str] | None = None,
+                 records_key: str = "users", name: str = "") -> None:
+        self.path = os.path.abspath(path)
+        self.kind = kind
+        self.fields = fields
+        self.key = key
+        self.delimiter = delimiter
+        self.columns = columns
+        self.records_key = records_key
+        self.name = name
+        self._lock = threading.Lock()
+        self._signature: tuple[int, int, int] | None = None
+        self._index: dict[str, LegacyRecord] | None = None
+        self._failure = SourceProblem(f"{self.path} not read yet")
+        self.sample: LegacyRecord | None = None  # a real record, for the unknown-user decoy
+
+    def load(self) -> None:
+        """Read the file now; raise :class:`SourceProblem` when it is missing or broken."""
+        self._refresh()
+        if self._index is None:
+            raise self._failure
+
+    def find(self, identifier: str) -> LegacyRecord | None:
+        self._refresh()
+        if self._index is None:
+            raise self._failure
+        return self._index.get(self.key(identifier))
+
+    def _refresh(self) -> None:
+        try:
+            status = os.stat(self.path)
+        except OSError as error:
+            self._index, self._signature = None, None
+            self._failure = SourceProblem(f"source file {self.path} cannot be read ({error.strerror})")
+            return
+        signature = (status.st_mtime_ns, status.st_size, status.st_ino)
+        if signature == self._signature:
+            return
+        with self._lock:
+            if signature == self._signature:
+                return
+            try:
+                self._index = self._read()
+                log.info("connector %s: read %d users from %s", self.name, len(self._index), self.path)
+            except SourceProblem as problem:
+                self._index, self._failure = None, problem
+                log.error("connector %s: %s", self.name, problem.reason)
+            self._signature = signature
+
+    def _read(self) -> dict[str, LegacyRecord]:
+        index: dict[str, LegacyRecord] = {}
+        first_seen: dict[str, str] = {}  # identifier key or subject -> where it was first
+        problems: list[str] = []
+        skipped = 0
+        sample = None
+        try:
+            for where, row in self._rows():
+                identifier = row.get(self.fields.identifier)
+                if identifier is None or not str(identifier).strip():
+                    skipped += 1  # no identifier (a phone-only user...): cannot sign in here
+                    continue
+                try:
+                    record = self.fields.record(row)
+                except SourceProblem as problem:
+                    problems.append(f"{where}: {problem.reason}")
+                    continue
+                key = self.key(str(identifier))
+                for seen, what in ((f"id:{key}", "identifier"), (f"sub:{record.subject}", "subject")):
+                    if seen in first_seen:
+                        problems.append(f"{where}: duplicate {what} (first on {first_seen[seen]})")
+                    first_seen.setdefault(seen, where)
+                index.setdefault(key, record)
+                if sample is None and record.stored is not None:
+                    sample = record
+                if len(problems) >= _MAX_PROBLEMS:
+                    break
+        except (OSError, UnicodeDecodeError) as error:
+            raise SourceProblem(f"source file {self.path} cannot be read ({error})") from None
+        if problems:
+            raise SourceProblem(f"source file {self.path}: " + "; ".join(problems))
+        if skipped:
+            log.info("connector %s: %d records in %s have no %r", self.name, skipped, self.path,
+                     self.fields.identifier)
+        self.sample = sample
+        return index
+
+    def _rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        if self.kind == "csv":
+            yield from self._csv_rows()
+        elif self.kind == "jsonl":
+            yield from self._jsonl_rows()
+        else:
+            yield from self._json_rows()
+
+    def _csv_rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with open(self.path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter, strict=True)
+            try:
+                header = self.columns or [name.strip() for name in next(reader, [])]
+                repeated = sorted({name for name in header if header.count(name) > 1})
+                if repeated:
+                    raise SourceProblem(f"{self.path}: column {', '.join(map(repr, repeated))} "
+                                        "appears more than once")
+                missing = [f for f in self.fields.required() if f not in header]
+                if missing:
+                    raise SourceProblem(f"{self.path}: no column {', '.join(map(repr, missing))} "
+                                        f"(columns: {', '.join(header) or 'none'})")
+                start = reader.line_num + 1
+                for values in reader:
+                    where, start = f"line {start}", reader.line_num + 1
+                    if not any(value.strip() for value in values):
+                        continue
+                    if len(values) != len(header):
+                        raise SourceProblem(f"{self.path}: {where}: {len(values)} fields where the "
+                                            f"header has {len(header)}")
+                    yield where, dict(zip(header, values, strict=True))
+            except csv.Error as error:
+                raise SourceProblem(f"{self.path}: line {reader.line_num}: {error}") from None
+
+    def _jsonl_rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with open(self.path, encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as error:
+                    raise SourceProblem(f"{self.path}: line {number}: not JSON ({error})") from None
+                if not isinstance(row, dict):
+                    raise SourceProblem(f"{self.path}: line {number}: not a JSON object")
+                yield f"line {number}", row
+
+    def _json_rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with open(self.path, encoding="utf-8-sig") as handle:
+            try:
+                document = json.load(handle)
+            except ValueError as error:
+                raise SourceProblem(f"{self.path}: not JSON ({error})") from None
+        records = document.get(self.records_key) if isinstance(document, dict) else document
+        if not isinstance(records, list):
+            raise SourceProblem(f"{self.path}: neither a JSON array nor an object with a "
+                                f"{self.records_key!r} array")
+        for number, row in enumerate(records, 1):
+            if not isinstance(row, dict):
+                raise SourceProblem(f"{self.path}: record {number}: not a JSON object")
+            yield f"record {number}", row
+
+
+def identifier_key(as_typed: bool) -> Callable[[str], str]:
+    """How identifiers are compared: normalised like Ferry's (the default) or as typed."""
+    if as_typed:
+        return lambda value: unicodedata.normalize("NFC", value).strip()
+    return normalise_email
+
+
+# -- SQL -------------------------------------------------------------------------------------
+def named_parameters(query: str) -> list[tuple[int, int, str]]:
+    """``(start, end, name)`` of every ``:name`` outside quotes and comments (``::`` casts skipped)."""
+    found, i, size = [], 0, len(query)
+    while i < size:
+        char = query[i]
+        if char in "'\"":
+            end = query.find(char, i + 1)
+            i = size if end < 0 else end + 1
+        elif query.startswith("--", i):
+            end = query.find("\n", i)
+            i = size if end < 0 else end + 1
+        elif query.startswith("/*", i):
+            end = query.find("*/", i + 2)
+            i = size if end < 0 else end + 2
+        elif query.startswith("::", i):
+            i += 2
+        elif char == ":" and (match := _NAME.match(query, i + 1)):
+            found.append((i, match.end(), match.group(0)))
+            i = match.end()
+        else:
+            i += 1
+    return found
+
+
+def query_problems(query: str) -> list[str]:
+    names = [name for _start, _end, name in named_parameters(query)]
+    if "identifier" not in names:
+        return ["put :identifier where the identifier goes (it is bound, never formatted in)"]
+    return [f"unknown parameter :{name} (only :identifier is bound)"
+            for name in sorted(set(names) - {"identifier"})]
+
+
+def database_kind(url: str) -> str | None:
+    if url.startswith("sqlite:///"):
+        return "sqlite"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql"
+    return None
+
+
+class SqlSource:
+    """One read-only query per call; a connection per call, so a restarted database is no matter."""
+
+    def __init__(self, url: str, query: str, fields: Fields, connect_timeout: float,
+                 read_timeout: float) -> None:
+        self.kind = database_kind(url)
+        self.url = url
+        self.fields = fields
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._password = unquote(urlsplit(url).password or "")
+        if self.kind == "sqlite":
+            self.query = query  # sqlite3 binds :identifier itself
+            self._target = "file:" + quote(os.path.abspath(url[len("sqlite:///"):])) + "?mode=ro"
+        else:
+            self.query = _pyformat(query)
+
+    def find(self, identifier: str) -> LegacyRecord | None:
+        rows = self._fetch(identifier)
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise SourceProblem("the query returned several rows for one identifier")
+        missing = [f for f in self.fields.required() if f != self.fields.identifier and f not in rows[0]]
+        if missing:
+            raise SourceProblem(f"the query returns no column {', '.join(map(repr, missing))}")
+        try:
+            return self.fields.record(rows[0])
+        except SourceProblem as problem:
+            raise SourceProblem(f"the query's row: {problem.reason}") from None
+
+    def _fetch(self, identifier: str) -> list[dict[str, Any]]:
+        try:
+            if self.kind == "sqlite":
+                return self._sqlite(identifier)
+            return self._postgresql(identifier)
+        except (sqlite3.Error, psycopg.Error) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            if self._password:
+                message = message.replace(self._password, "***")
+            if isinstance(error, psycopg.errors.QueryCanceled) or "interrupted" in message:
+                message = f"the query took longer than {self.read_timeout:g} s"
+            raise SourceProblem(f"database query failed ({type(error).__name__}: {message})") from None
+
+    def _sqlite(self, identifier: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + self.read_timeout
+        connection = sqlite3.connect(self._target, uri=True, timeout=self.connect_timeout)
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+            cursor = connection.execute(self.query, {"identifier": identifier})
+            return [dict(row) for row in cursor.fetchmany(2)]
+        finally:
+            connection.close()
+
+    def _postgresql(self, identifier: str) -> list[dict[str, Any]]:
+        options = (f"-c statement_timeout={math.ceil(self.read_timeout * 1000)} "
+                   "-c default_transaction_read_only=on")
+        with psycopg.connect(self.url, connect_timeout=max(2, math.ceil(self.connect_timeout)),
+                             autocommit=True, row_factory=dict_row, options=options) as connection:
+            return connection.execute(self.query, {"identifier": identifier}).fetchmany(2)
+
+
+def _pyformat(query: str) -> str:
+    """``:identifier`` -> ``%(identifier)s`` for psycopg, every literal ``%`` doubled."""
+    parts, last = [], 0
+    for start, end, _name in named_parameters(query):
+        parts.append(query[last:start].replace("%", "%%"))
+        parts.append("%(identifier)s")
+        last = end
+    parts.append(query[last:].replace("%", "%%"))
+    return "".join(parts)
