@@ -2,7 +2,8 @@
 
 Order: ``FERRY_TEST_DATABASE_URL``; the server on 127.0.0.1:5432 when it answers; otherwise a
 throwaway cluster started from the installed PostgreSQL binaries. Tests use a database of their
-own, ``ferry_test``, whose schema is emptied before each test.
+own, ``ferry_test_<pid>`` (so concurrent test runs never share one), whose schema is emptied
+before each test and which is dropped when the run ends.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import psycopg
 import pytest
 
 _DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-_DATABASE = "ferry_test"
+_DATABASE = f"ferry_test_{os.getpid()}"
 _found: str | None = None
 
 
@@ -73,6 +74,7 @@ def postgres_url() -> str:
             "SELECT 1 FROM pg_database WHERE datname = %s", (_DATABASE,)).fetchone()
         if not exists:
             connection.execute(f'CREATE DATABASE "{_DATABASE}"')
+            atexit.register(_drop_database, admin)
     return admin.rsplit("/", 1)[0] + f"/{_DATABASE}"
 
 
@@ -80,3 +82,11 @@ def reset_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("DROP SCHEMA public CASCADE")
         connection.execute("CREATE SCHEMA public")
+
+
+def _drop_database(admin: str) -> None:
+    try:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{_DATABASE}" WITH (FORCE)')
+    except psycopg.Error:
+        pass  # the server went away first; nothing to clean

@@ -59,12 +59,13 @@ def _provision_once(
     now = utcnow()
     columns = {key: value for key, value in profile.items() if key in STANDARD_ATTRIBUTES}
     custom = {key: value for key, value in profile.items() if key not in STANDARD_ATTRIBUTES}
-    link = (
-        LegacyLink.select(LegacyLink, User)
-        .join(User)
-        .where((LegacyLink.connector == identity.connector) & (LegacyLink.subject == identity.subject))
-        .first()
-    )
+    link = _find_link(identity)
+    email = columns.get("email")
+    owner = User.get_or_none(User.email == email) if email and link is None else None
+    if owner is not None:
+        # Read committed: a concurrent first sign-in may have committed user and link between
+        # the two reads above. Look again before calling it a conflict.
+        link = _find_link(identity)
     if link is not None:
         user = link.user
         _refresh_profile(user, columns, custom, now)
@@ -73,8 +74,6 @@ def _provision_once(
             _store_password(user, password_hash, identity.connector, now)
         return Provisioned("linked", user)
 
-    email = columns.get("email")
-    owner = User.get_or_none(User.email == email) if email else None
     if owner is not None:
         if not (link_verified_email and profile.get("email_verified") is True):
             return Provisioned("conflict", None)
@@ -89,6 +88,15 @@ def _provision_once(
     if password_hash:
         _store_password(user, password_hash, identity.connector, now)
     return Provisioned("created", user)
+
+
+def _find_link(identity: ExternalIdentity) -> LegacyLink | None:
+    return (
+        LegacyLink.select(LegacyLink, User)
+        .join(User)
+        .where((LegacyLink.connector == identity.connector) & (LegacyLink.subject == identity.subject))
+        .first()
+    )
 
 
 def _refresh_profile(user: User, columns: dict, custom: dict, now) -> None:
