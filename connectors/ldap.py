@@ -1,0 +1,472 @@
+"""An LDAP directory (OpenLDAP, 389 Directory Server, Active Directory...): type ``ldap``.
+
+Ferry binds with a service account, searches the user by a filter under a base DN, reads the
+attributes for the mapping, then binds as the entry it found with the password the user typed.
+The service account never sees the password; only the directory checks it.
+
+Setup in the directory:
+
+1. Create a service account for Ferry (its DN and password) that may search the users under the
+   base DN and read the attributes listed in ``attributes``, the ``subject_attribute``
+   (``entryUUID`` is operational: grant it explicitly) and, with the password policy overlay,
+   ``pwdAccountLockedTime``. It needs no access to ``userPassword``.
+2. Let users bind with their own password (OpenLDAP: ``by anonymous auth`` on ``userPassword``).
+3. Offer TLS: LDAPS (``ldaps://``, port 636) or StartTLS on ``ldap://`` (port 389), with a
+   certificate for the host name in ``url``; give Ferry the CA file if a private CA signed it.
+4. Find a filter that matches exactly one user for what users type (usually their e-mail).
+
+Settings (``[connectors.<name>]``, ``type = "ldap"``):
+
+* ``url``: ``ldaps://host[:port]`` or ``ldap://host[:port]``, or a list of them: replicas tried
+  in order when one cannot be reached.
+* ``start_tls`` (default false): upgrade ``ldap://`` connections with StartTLS.
+* ``allow_plaintext`` (default false): accept ``ldap://`` without StartTLS, which sends every
+  password in clear text; only for a directory on the same host or a trusted link.
+* ``tls_verify`` (default true): check the server certificate and host name. Turning it off
+  lets anyone on the path read the passwords; never in production.
+* ``ca_file`` (optional): PEM file of the CA(s) to trust, instead of the system's.
+* ``bind_dn``, ``bind_password`` (use ``"env:NAME"``): the service account. Without them Ferry
+  searches anonymously (only if the directory allows it).
+* ``base_dn``: where users live, e.g. ``ou=people,dc=example,dc=com``.
+* ``search_scope`` (default ``subtree``; or ``one``): the whole tree below ``base_dn``, or its
+  direct children only.
+* ``user_filter`` (default ``(&(objectClass=inetOrgPerson)(mail={identifier}))``): finds the user;
+  ``{identifier}`` is replaced by what the user typed, escaped (RFC 4515), so it cannot change the
+  filter. Active Directory: ``(&(objectCategory=person)(objectClass=user)(|(mail={identifier})
+  (userPrincipalName={identifier})))``.
+* ``attributes`` (default ``mail``, ``givenName``, ``sn``, ``cn``, ``displayName``, ``uid``,
+  ``preferredLanguage``): what is read; each becomes a claim of that name, and ``dn`` is the
+  entry's DN. Values that are not UTF-8 text become base64 (``objectGUID``: its usual GUID text).
+* ``list_attributes`` (default none): attributes kept as lists of all their values (``memberOf``);
+  every other attribute gives its first value (the directory's order).
+* ``subject_attribute`` (default ``entryUUID``): the stable, never reused id of the entry
+  (Active Directory: ``objectGUID``; 389 DS: ``nsUniqueId``).
+* ``subject_dn_fallback`` (default false): use the DN when an entry has no subject attribute.
+  A DN changes when a user is renamed or moved: prefer fixing the service account's access.
+* ``disabled_filter`` (optional): entries it matches are disabled accounts, e.g.
+  ``(employeeType=inactive)`` or, for Active Directory,
+  ``(userAccountControl:1.2.840.113556.1.4.803:=2)``.
+* ``password_policy`` (default true): send the password policy control (draft-behera, OpenLDAP's
+  ``ppolicy``, 389 DS) with the user's bind and read the account state from its answer; servers
+  that do not know it ignore it.
+* ``referrals`` (default ``unavailable``): a directory that refers part of the search elsewhere
+  has not answered in full, so Ferry says it is unavailable (the reason names the referral);
+  ``ignore`` searches only what this server holds. Referrals are never followed: that would send
+  the service account's password to whatever server an entry names. Configure another ``ldap``
+  connector for that server instead.
+* ``mapping`` (default ``email = "mail"``, ``given_name = "givenName"``, ``family_name = "sn"``,
+  ``name = "cn"``, ``locale = "preferredLanguage"``): each path must name a claim read above.
+* ``display_name``, ``connect_timeout``, ``read_timeout`` (LDAP connect and receive timeouts, and
+  the search time limit), ``breaker_failures``, ``breaker_reset``, ``rate_limit``,
+  ``send_identifier``: as every connector.
+
+Outcomes:
+
+* An empty password is refused at once, before any bind: LDAP takes a bind with a DN and no
+  password as an *unauthenticated* bind that succeeds (RFC 4513 section 5.1.2).
+* No entry is an unknown user; a bind refused with ``invalidCredentials`` (49) a wrong password.
+* Blocked accounts: an entry matched by ``disabled_filter`` or locked by an administrator
+  (``pwdAccountLockedTime: 000001010000Z``) is ``disabled``, told only after the user's bind
+  proved the password right (slapd's ppolicy refuses any bind of an administrator-locked entry
+  with ``accountLocked`` itself, which gives ``locked``). From the password policy control:
+  ``accountLocked`` gives ``locked``, ``passwordExpired`` gives ``password_expired``,
+  ``changeAfterReset`` gives ``password_change_required``.
+* Unavailable, and logged for the operator: the service account's bind refused, a server down, a
+  timeout, a TLS failure, a base DN that does not exist, a referral, and a filter that matches
+  more than one entry (a misconfiguration: Ferry never picks one).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import socket
+import ssl
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pyasn1.codec.ber import decoder as ber
+from pyasn1.error import PyAsn1Error
+from pyasn1.type import namedtype, namedval, tag, univ
+from pydantic import Field, field_validator, model_validator
+
+from connectors.base import (
+    AccountBlocked,
+    ConnectorSettings,
+    ExternalIdentity,
+    InvalidCredentials,
+    PasswordConnector,
+    UserNotFound,
+)
+
+with warnings.catch_warnings():
+    # ldap3 2.9.1 (the latest) reads pyasn1's deprecated aliases (tagMap, typeMap) at import.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import ldap3
+    from ldap3.core.exceptions import LDAPException, LDAPInvalidFilterError
+    from ldap3.operation.search import parse_filter
+    from ldap3.utils.conv import escape_filter_chars
+
+PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
+ADMIN_LOCK = "000001010000Z"  # OpenLDAP ppolicy: locked until an administrator unlocks
+PPOLICY_BLOCKS = {"accountLocked": "locked", "passwordExpired": "password_expired",
+                  "changeAfterReset": "password_change_required"}
+DEFAULT_ATTRIBUTES = ["mail", "givenName", "sn", "cn", "displayName", "uid", "preferredLanguage"]
+DEFAULT_LDAP_MAPPING = {"email": "mail", "given_name": "givenName", "family_name": "sn",
+                        "name": "cn", "locale": "preferredLanguage"}
+
+
+class LdapSettings(ConnectorSettings):
+    url: list[str]
+    start_tls: bool = False
+    allow_plaintext: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    bind_dn: str | None = None
+    bind_password: str | None = None
+    base_dn: str
+    search_scope: Literal["subtree", "one"] = "subtree"
+    user_filter: str = "(&(objectClass=inetOrgPerson)(mail={identifier}))"
+    attributes: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTRIBUTES))
+    list_attributes: list[str] = Field(default_factory=list)
+    subject_attribute: str = "entryUUID"
+    subject_dn_fallback: bool = False
+    disabled_filter: str | None = None
+    password_policy: bool = True
+    referrals: Literal["unavailable", "ignore"] = "unavailable"
+    mapping: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LDAP_MAPPING))
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        urls = [value] if isinstance(value, str) else value
+        for url in urls if isinstance(urls, list) else []:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is None or parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an ldap:// or ldaps:// URL with a host")
+            if parts.path not in ("", "/") or parts.query:
+                raise ValueError(f"{url!r}: give only scheme, host and port (base_dn is a setting)")
+        if urls == []:
+            raise ValueError("name at least one directory server")
+        return urls
+
+    @field_validator("user_filter", "disabled_filter")
+    @classmethod
+    def _filter(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_filter(value.replace("{identifier}", "x"), None, True, True, None, False)
+            except LDAPInvalidFilterError as error:
+                raise ValueError(f"not an LDAP filter: {error}") from None
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=value)
+            except (OSError, ssl.SSLError) as error:
+                raise ValueError(f"cannot load CA certificates from {value!r}: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LdapSettings:
+        if "{identifier}" not in self.user_filter:
+            raise ValueError("user_filter must contain {identifier}")
+        plain = [u for u in self.url if u.startswith("ldap://")]
+        if self.start_tls and len(plain) < len(self.url):
+            raise ValueError("start_tls is for ldap:// URLs; ldaps:// is TLS already")
+        if plain and not self.start_tls and not self.allow_plaintext:
+            raise ValueError("ldap:// without start_tls sends passwords in clear text: set "
+                             "start_tls = true, use ldaps://, or set allow_plaintext = true")
+        if bool(self.bind_dn) != bool(self.bind_password):
+            # An empty password would make the service bind an unauthenticated one.
+            raise ValueError("bind_dn and bind_password go together (neither: anonymous search)")
+        for local, spec in self.mapping.items():
+            claim = spec.split("|")[0].split(".")[0]
+            if not spec.startswith("=") and claim != "dn" and claim not in self.attributes:
+                raise ValueError(f"mapping.{local} reads {claim!r}, which is not in attributes")
+        return self
+
+
+class _PasswordPolicyWarning(univ.Choice):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("timeBeforeExpiration", univ.Integer().subtype(
+            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 0))),
+        namedtype.NamedType("graceAuthNsRemaining", univ.Integer().subtype(
+            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 1))),
+    )
+
+
+class _PasswordPolicyResponse(univ.Sequence):
+    """draft-behera-ldap-password-policy, section 6.2 (what OpenLDAP's ppolicy answers)."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.OptionalNamedType("warning", _PasswordPolicyWarning().subtype(
+            explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))),
+        namedtype.OptionalNamedType("error", univ.Enumerated(namedValues=namedval.NamedValues(
+            ("passwordExpired", 0), ("accountLocked", 1), ("changeAfterReset", 2),
+            ("passwordModNotAllowed", 3), ("mustSupplyOldPassword", 4),
+            ("insufficientPasswordQuality", 5), ("passwordTooShort", 6),
+            ("passwordTooYoung", 7), ("passwordInHistory", 8),
+        )).subtype(implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 1))),
+    )
+
+
+def password_policy_error(result: dict[str, Any]) -> str | None:
+    """The ``error`` of a password policy response control in ``result``, if any."""
+    control = (result.get("controls") or {}).get(PPOLICY_OID)
+    value = control.get("value") if isinstance(control, dict) else None
+    if not isinstance(value, bytes) or not value:
+        return None
+    try:
+        decoded, _rest = ber.decode(value, asn1Spec=_PasswordPolicyResponse())
+    except PyAsn1Error:
+        return None
+    error = decoded.getComponentByName("error")
+    return error.prettyPrint() if error.isValue else None
+
+
+class _Tls(ldap3.Tls):
+    """TLS through an :class:`ssl.SSLContext` that checks the host name during the handshake.
+
+    ldap3 turns the context's own host name check off and calls the deprecated
+    ``ssl.match_hostname`` afterwards; this hands the whole job to the ``ssl`` module.
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__()
+        self.context = context
+
+    def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+        # Small TLS records otherwise wait for delayed ACKs: ~40 ms on every operation.
+        connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.socket = self.context.wrap_socket(
+            connection.socket, server_side=False, do_handshake_on_connect=do_handshake,
+            server_hostname=connection.server.host)
+
+
+class LdapConnector(PasswordConnector):
+    type = "ldap"
+    Settings = LdapSettings
+    settings: LdapSettings
+    supports_lookup = True
+
+    def __init__(self, name: str, settings: LdapSettings, config: Any) -> None:
+        super().__init__(name, settings, config)
+        context = ssl.create_default_context(cafile=settings.ca_file)
+        if not settings.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        self.tls = _Tls(context)
+        # ldap3 packs the receive timeout into SO_RCVTIMEO as whole seconds.
+        self.receive_timeout = max(1, math.ceil(self.read_timeout))
+
+    # -- the hooks ----------------------------------------------------------------------------
+    def verify(self, identifier: str, password: str) -> ExternalIdentity:
+        if not password:
+            # An LDAP bind with a DN and no password is an unauthenticated bind that *succeeds*.
+            raise InvalidCredentials()
+        with self._ldap_errors(), self._connection(self.settings.bind_dn,
+                                                   self.settings.bind_password) as service:
+            entry = self._find(service, identifier)
+            if entry is None:
+                raise UserNotFound()
+            try:
+                self._refuse_disabled(service, entry)
+                disabled = None
+            except AccountBlocked as blocked:
+                disabled = blocked
+        with self._ldap_errors():
+            self._bind_as_user(entry["dn"], password)
+        if disabled is not None:
+            # Told only after the password proved right, so the page reveals nothing about
+            # an account to someone who does not know its password.
+            raise disabled
+        return self._identity(entry)
+
+    def lookup(self, identifier: str) -> ExternalIdentity | None:
+        with self._ldap_errors(), self._connection(self.settings.bind_dn,
+                                                   self.settings.bind_password) as service:
+            entry = self._find(service, identifier)
+            if entry is None:
+                return None
+            self._refuse_disabled(service, entry)
+        return self._identity(entry)
+
+    # -- the search ---------------------------------------------------------------------------
+    def _find(self, conn: ldap3.Connection, identifier: str) -> dict[str, Any] | None:
+        if "\x00" in identifier:
+            # Escaped or not, directories written in C may end the value at a NUL and match
+            # "alice@example.com\x00" as alice; no real identifier contains one.
+            return None
+        wanted = [*self.settings.attributes, self.settings.subject_attribute]
+        if self.settings.password_policy:
+            wanted.append("pwdAccountLockedTime")
+        found = conn.search(
+            self.settings.base_dn,
+            self.settings.user_filter.replace("{identifier}", escape_filter_chars(identifier)),
+            search_scope=ldap3.SUBTREE if self.settings.search_scope == "subtree" else ldap3.LEVEL,
+            attributes=wanted, size_limit=2, time_limit=self.receive_timeout,
+        )
+        result = conn.result
+        code = result.get("result")  # sizeLimitExceeded (4) comes with two entries: ambiguous
+        if code == 10:  # referral
+            raise self.unavailable(f"the directory referred the search for base_dn to "
+                                   f"{', '.join(result.get('referrals') or [])}; Ferry does not "
+                                   "follow referrals: point url and base_dn at that server")
+        if code == 32:
+            raise self.unavailable(f"base_dn {self.settings.base_dn!r} does not exist")
+        if not found and code != 0:
+            raise self.unavailable(f"search refused: {result.get('description')} ({code})")
+        entries = [r for r in conn.response or [] if r.get("type") == "searchResEntry"]
+        references = [uri for r in conn.response or [] if r.get("type") == "searchResRef"
+                      for uri in r.get("uri") or []]
+        if references and self.settings.referrals == "unavailable":
+            raise self.unavailable(
+                f"the directory referred part of the search to {', '.join(references)}; the user "
+                "may be there. Ferry does not follow referrals: narrow base_dn, or set "
+                "referrals = \"ignore\" and add a connector for that server")
+        if len(entries) > 1:
+            raise self._ambiguous()
+        return entries[0] if entries else None
+
+    def _ambiguous(self):
+        return self.unavailable("user_filter matches more than one entry: make it (or base_dn) "
+                                "match exactly one user; Ferry never picks one")
+
+    def _refuse_disabled(self, conn: ldap3.Connection, entry: dict[str, Any]) -> None:
+        locked = self._values(entry, "pwdAccountLockedTime")
+        if self.settings.password_policy and ADMIN_LOCK in locked:
+            raise AccountBlocked("disabled")
+        if self.settings.disabled_filter:
+            conn.search(entry["dn"], self.settings.disabled_filter, search_scope=ldap3.BASE,
+                        attributes=["1.1"], time_limit=self.receive_timeout)
+            code = conn.result.get("result")
+            if code not in (0, 32):
+                raise self.unavailable(f"disabled_filter search refused: "
+                                       f"{conn.result.get('description')} ({code})")
+            if any(r.get("type") == "searchResEntry" for r in conn.response or []):
+                raise AccountBlocked("disabled")
+
+    # -- the user's bind ----------------------------------------------------------------------
+    def _bind_as_user(self, dn: str, password: str) -> None:
+        controls = [(PPOLICY_OID, False, None)] if self.settings.password_policy else None
+        with self._connection(None, None) as conn:
+            bound, result = _simple_bind(conn, dn, password, controls)
+        blocked = PPOLICY_BLOCKS.get(password_policy_error(result) or "")
+        if blocked:
+            raise AccountBlocked(blocked)
+        if bound:
+            return
+        if result.get("result") == 49:  # invalidCredentials
+            raise InvalidCredentials()
+        raise self.unavailable(f"the user's bind was refused: {result.get('description')} "
+                               f"({result.get('result')})")
+
+    # -- the identity -------------------------------------------------------------------------
+    def _identity(self, entry: dict[str, Any]) -> ExternalIdentity:
+        claims: dict[str, Any] = {"dn": entry["dn"]}
+        lists = {name.lower() for name in self.settings.list_attributes}
+        for name in self.settings.attributes:
+            values = self._values(entry, name)
+            if values:
+                claims[name] = values if name.lower() in lists else values[0]
+        subject = self._values(entry, self.settings.subject_attribute)
+        if subject:
+            return ExternalIdentity(self.name, subject[0], claims)
+        if self.settings.subject_dn_fallback:
+            return ExternalIdentity(self.name, entry["dn"], claims)
+        raise self.unavailable(
+            f"entry {entry['dn']!r} has no {self.settings.subject_attribute} (or the service "
+            "account may not read it): grant read access, or set subject_dn_fallback")
+
+    @staticmethod
+    def _values(entry: dict[str, Any], name: str) -> list[str]:
+        raw = (entry.get("raw_attributes") or {}).get(name) or []
+        return [_text(name, value) for value in raw]
+
+    # -- connections --------------------------------------------------------------------------
+    @contextmanager
+    def _connection(self, user: str | None, password: str | None) -> Iterator[ldap3.Connection]:
+        """An open (and, with ``user``, bound) connection to the first server that answers."""
+        failures = []
+        for url in self.settings.url:
+            server = ldap3.Server(url, get_info=ldap3.NONE, tls=self.tls,
+                                  connect_timeout=self.connect_timeout)
+            conn = ldap3.Connection(
+                server, auto_referrals=False, raise_exceptions=False, read_only=True,
+                receive_timeout=self.receive_timeout, return_empty_attributes=False,
+                check_names=False)
+            try:
+                conn.open()
+                if self.settings.start_tls:
+                    conn.start_tls()
+            except LDAPException as error:
+                failures.append(f"{url}: {_describe(error)}")
+                _close(conn)
+                continue
+            break
+        else:
+            raise self.unavailable("no directory server answered (" + "; ".join(failures) + ")")
+        try:
+            if user is not None:
+                bound, result = _simple_bind(conn, user, password or "")
+                if not bound:
+                    raise self.unavailable(
+                        f"the directory refused the service account's bind ({result.get('description')}"
+                        f", {result.get('result')}): check bind_dn and bind_password")
+            yield conn
+        finally:
+            _close(conn)
+
+    @contextmanager
+    def _ldap_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except LDAPException as error:
+            raise self.unavailable(f"LDAP failure: {_describe(error)}") from None
+
+
+def _simple_bind(conn: ldap3.Connection, dn: str, password: str,
+                 controls: list | None = None) -> tuple[bool, dict[str, Any]]:
+    """Bind as ``dn``; the password goes as bytes, exactly as typed: ldap3 would apply SASLprep
+    to text, which changes some passwords (ligatures, no-break spaces) that directories stored
+    as typed."""
+    conn.user, conn.password, conn.authentication = dn, password.encode(), ldap3.SIMPLE
+    try:
+        bound = conn.bind(controls=controls)
+    finally:
+        conn.password = None
+    return bound, dict(conn.result or {})
+
+
+def _describe(error: LDAPException) -> str:
+    text = str(error)
+    if "timed out" in text or "timeout" in type(error).__name__.lower():
+        return f"timed out ({type(error).__name__})"
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _close(conn: ldap3.Connection) -> None:
+    try:
+        conn.unbind()
+    except LDAPException:
+        pass
+    if conn.socket is not None:  # ldap3 leaves it open when connecting or wrapping it failed
+        conn.socket.close()
+
+
+def _text(name: str, value: bytes) -> str:
+    """One raw attribute value as text: UTF-8, a GUID for ``objectGUID``, else base64."""
+    if name.lower() == "objectguid" and len(value) == 16:
+        return str(uuid.UUID(bytes_le=value))
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(value).decode("ascii")
