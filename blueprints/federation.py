@@ -11,6 +11,7 @@ from connectors import RedirectConnector
 from journeys import engine, resume
 from journeys.errors import RunMissing, StaleRun
 from security import csrf, limiter
+from security.audit import record
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ def callback(connector: str):
         run = resume.redeem(found.reference_from(params), found.name)
         engine().receive(run, found.name, params)
     except (RunMissing, StaleRun):
+        # A forged, replayed or late answer: nothing to resume, but the operator should see it.
+        record("federation.rejected", connector=found.name,
+               reason="unknown, expired or already used state")
         return render_template("errors/journey_expired.html"), 400
     return redirect(url_for("journey.page"), code=303)
 

@@ -37,7 +37,7 @@ def redeem(token: str | None, connector: str) -> Run:
         raise RunMissing()
     if not JourneyResume.delete().where(JourneyResume.reference_hash == digest).execute():
         raise RunMissing()  # another request redeemed it first
-    model = JourneyRun.get_or_none(JourneyRun.id_hash == row.run_id)
+    model = JourneyRun.get_or_none(JourneyRun.id_hash == row.run_hash)
     if model is None or model.status != "active" or model.expires_at <= utcnow():
         raise RunMissing()
     return Run(model)
