@@ -16,8 +16,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 # Debian packages the tests start as real peers: Chromium (driven by Playwright; never
-# `playwright install`) and OpenLDAP's slapd. Installed once; the tests start them themselves.
-DEBIAN_PACKAGES := chromium slapd ldap-utils
+# `playwright install`), OpenLDAP's slapd, simplesamlphp (served by `php -S`) and xmlsec1 (pysaml2). Installed once; the tests start them themselves.
+DEBIAN_PACKAGES := chromium slapd ldap-utils simplesamlphp php-cli php-xml php-mbstring xmlsec1
 debian:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
