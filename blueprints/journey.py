@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, redirect, render_template, request, session
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from journeys import engine
 from journeys.errors import JourneyBroken, RunMissing, StaleRun
 from journeys.results import Redirect, Render, Result
 from security import limiter
+from users import sessions
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,14 @@ def page():
     try:
         result = journeys.submit(run, request.form) if request.method == "POST" else journeys.show(run)
     except StaleRun:
-        # Another request moved this run on meanwhile (double submit): show where it is now.
-        result = journeys.show(journeys.load(session.get("run")))
+        # Another request moved this run on meanwhile (double submit): show where it is now,
+        # or, if that request finished the sign-in, the page of the signed-in user.
+        try:
+            result = journeys.show(journeys.load(session.get("run")))
+        except RunMissing:
+            if sessions.current() is not None:
+                return redirect(url_for("account.home"), code=303)
+            return render_template("errors/journey_expired.html"), 400
     except JourneyBroken:
         log.exception("journey %s is broken at step %s", run.journey, run.step)
         return render_template("errors/journey_broken.html"), 500

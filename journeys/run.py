@@ -28,6 +28,11 @@ class Run:
         self.context: dict[str, Any] = dict(model.context or {})
         self.transient: dict[str, Any] = {}
         self._user: User | None = None
+        self._stored = self._state()
+
+    def _state(self) -> tuple[str, str, str]:
+        """What :func:`save` writes, as stored (the context as its JSON text: nested changes count)."""
+        return self.model.step, self.model.status, JourneyRun.context.db_value(self.context)
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -60,12 +65,14 @@ class Run:
             self._user = User.get_or_none(User.id == user_id)
         return self._user if user_id else None
 
-    def set_user(self, user: User, method: str) -> None:
+    def set_user(self, user: User, *methods: str) -> None:
+        """The run now knows its user; ``methods`` are RFC 8176 ``amr`` values of the proof."""
         self._user = user
         self.context["user_id"] = user.id
-        methods = self.context.setdefault("amr", [])
-        if method not in methods:
-            methods.append(method)
+        known = self.context.setdefault("amr", [])
+        for method in methods:
+            if method not in known:
+                known.append(method)
 
     def add_notice(self, message: str | None) -> None:
         if message:
@@ -97,7 +104,15 @@ def load(token: str | None) -> Run:
 
 
 def save(run: Run) -> None:
-    """Write the run back; fails with StaleRun if another request saved it meanwhile."""
+    """Write the run back; fails with StaleRun if another request saved it meanwhile.
+
+    A request that changed nothing (showing the page the run is at) writes nothing: there is
+    nothing to lose, and on SQLite every write queues for the one write lock. A run that
+    another request finished meanwhile is still refused by the next request's :func:`load`.
+    """
+    state = run._state()
+    if state == run._stored:
+        return
     model = run.model
     updated = (
         JourneyRun.update(
@@ -110,3 +125,4 @@ def save(run: Run) -> None:
     if not updated:
         raise StaleRun()
     model.version += 1
+    run._stored = state

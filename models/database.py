@@ -2,17 +2,22 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on; its write transactions
 begin IMMEDIATE so two writers queue on the busy timeout instead of failing half-way.
-PostgreSQL gets a connection pool; every server of a deployment shares it safely.
+Both databases get a connection pool of the process: a request borrows a connection and gives
+it back at teardown (rolled back if a transaction was left open), so SQLite does not pay for
+opening the file, setting four PRAGMAs and, as the last connection closes, checkpointing the
+WAL on every request. A pool holds connections only, never state: servers share nothing new.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import peewee
 from flask import Flask
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from models.base import db
 from settings.errors import ConfigError
@@ -25,6 +30,25 @@ SQLITE_PRAGMAS = {
 }
 
 
+#: Connections a forked child inherited: kept referenced so that nothing in the child uses them
+#: or closes them (closing would end the parent's PostgreSQL session or SQLite handle too).
+_inherited: list[object] = []
+
+
+def _forget_inherited_connections() -> None:
+    """In a child just forked (``gunicorn --preload``, multiprocessing): start with an empty pool.
+
+    The parent built the app, so its pool may hold connections; they belong to the parent.
+    """
+    current = db.obj
+    if isinstance(current, PooledDatabase):
+        _inherited.append((current._connections, current._in_use, current._state.conn))
+        current.dispose()  # forgets the pool and this thread's connection, closes nothing
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def open_database(url: str) -> peewee.Database:
     """A peewee database for ``sqlite:///path`` or ``postgresql://user@host:port/name``."""
     parsed = urlparse(url)
@@ -34,7 +58,11 @@ def open_database(url: str) -> peewee.Database:
             raise ConfigError(f"database_url: {url!r} names no file")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        # No cap (as before the pool): idle connections never outnumber the peak of concurrent
+        # requests. A connection moves between threads only while checked in, one user at a
+        # time, hence check_same_thread=False (werkzeug's dev server runs a thread per request).
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                                    max_connections=None, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         max_connections = int(options.pop("max_connections", 20))
@@ -57,19 +85,24 @@ def is_sqlite(database: peewee.Database | peewee.DatabaseProxy = db) -> bool:
     return isinstance(target, peewee.SqliteDatabase)
 
 
+def supports_returning(database: peewee.Database | peewee.DatabaseProxy = db) -> bool:
+    """Whether ``UPDATE ... RETURNING`` works: PostgreSQL, and SQLite from 3.35 (2021) on."""
+    return not is_sqlite(database) or sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
 def shutdown() -> None:
     """Close every connection of the current database, pooled ones included."""
     current = db.obj
     if current is None:
         return
-    if isinstance(current, PooledPostgresqlDatabase):
+    if isinstance(current, PooledDatabase):
         current.close_all()
     elif not current.is_closed():
         current.close()
 
 
 def init_app(app: Flask) -> None:
-    """Bind the models, open a connection per request, and bring the schema up to date."""
+    """Bind the models, lend a pooled connection to each request, bring the schema up to date."""
     from models import migrations
 
     shutdown()
@@ -82,7 +115,7 @@ def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _close(_exc: BaseException | None) -> None:
         if not db.is_closed():
-            db.close()
+            db.close()  # back to the pool, rolled back first if a transaction was left open
 
     with db.connection_context():
         if app.config["MIGRATE_ON_START"]:

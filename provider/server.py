@@ -25,6 +25,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
 
 from models import AuthorizationCode, Token, User, utcnow
+from models.database import supports_returning
 from provider import clients, keys
 from provider.userinfo import claims_for
 from security.audit import record
@@ -86,15 +87,17 @@ class CodeGrant(AuthorizationCodeGrant):
         """Redeem: the UPDATE that marks the code used succeeds for exactly one request."""
         digest = token_hash(code) if isinstance(code, str) else ""
         now = utcnow()
-        redeemed = (
-            AuthorizationCode.update(used_at=now)
-            .where((AuthorizationCode.code_hash == digest)
-                   & (AuthorizationCode.client == client.client_id)
-                   & AuthorizationCode.used_at.is_null()
-                   & (AuthorizationCode.expires_at > now))
-            .execute()
-        )
-        if redeemed:
+        claim = AuthorizationCode.update(used_at=now).where(
+            (AuthorizationCode.code_hash == digest)
+            & (AuthorizationCode.client == client.client_id)
+            & AuthorizationCode.used_at.is_null()
+            & (AuthorizationCode.expires_at > now))
+        if supports_returning():
+            # The row the UPDATE claimed comes back from the same statement: no second SELECT.
+            redeemed = list(claim.returning(AuthorizationCode).execute())
+            if redeemed:
+                return IssuedCode(redeemed[0])
+        elif claim.execute():
             return IssuedCode(AuthorizationCode.get(AuthorizationCode.code_hash == digest))
         replayed = AuthorizationCode.get_or_none(
             (AuthorizationCode.code_hash == digest) & AuthorizationCode.used_at.is_null(False))

@@ -52,7 +52,8 @@ class CreateUserStep(Step):
             record("user.conflict", client_id=run.client_id, connector=identity.connector,
                    subject=identity.subject)
             return Done("conflict")
-        run.set_user(result.user, "pwd")
+        # How the legacy side proved it: a password (and its MFA), or a federated sign-in.
+        run.set_user(result.user, *run.context.pop("legacy_amr", ["pwd"]))
         event = "user.migrated" if result.outcome == "created" else "user.relinked"
         record(event, user_id=result.user.id, client_id=run.client_id,
                connector=identity.connector)

@@ -106,6 +106,9 @@ class FederateStep(Step):
         kind = result["kind"]
         if kind == "identity":
             run.context["external_identity"] = result["identity"]
+            upstream = result["identity"].get("claims", {}).get("amr")
+            valid = isinstance(upstream, list) and all(isinstance(m, str) for m in upstream)
+            run.context["legacy_amr"] = ["fed", *(upstream if valid else [])]
             return Done("success")
         if kind == "refused":
             return Done("failure", _("Signing in with %(provider)s was cancelled or refused.",

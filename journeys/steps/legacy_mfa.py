@@ -84,6 +84,7 @@ class LegacyMfaStep(Step):
         run.context.pop("legacy_mfa")
         run.context["external_identity"] = identity.to_context()
         run.context["password_hash"] = pending.get("password_hash")
+        run.context["legacy_amr"] = ["pwd", "otp", "mfa"]
         record("legacy.verified", client_id=run.client_id, connector=connector.name,
                subject=identity.subject, mfa=True)
         return Done("success")

@@ -63,7 +63,7 @@ class LinkAccountStep(Step):
         with db.atomic():
             link_identity(user, identity)
         run.context.pop("conflict_email", None)
-        run.set_user(user, "pwd")
+        run.set_user(user, "pwd", *run.context.pop("legacy_amr", []))
         record("user.linked", user_id=user.id, client_id=run.client_id,
                connector=identity.connector, subject=identity.subject)
         return Done("linked")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -88,6 +89,39 @@ def test_a_code_works_once_and_its_replay_revokes_the_tokens(client, user):
     assert second.status_code == 400 and second.get_json()["error"] == "invalid_grant"
     bearer = {"Authorization": f"Bearer {first.get_json()['access_token']}"}
     assert client.get("/userinfo", headers=bearer).status_code == 401
+
+
+def test_a_code_works_once_on_every_database(make_app, database_url):
+    app = make_app(database_url)
+    test_a_code_works_once_and_its_replay_revokes_the_tokens(
+        app.test_client(), create_local_user(app, EMAIL, PASSWORD))
+
+
+def test_without_update_returning_a_code_still_works_once(client, user, monkeypatch):
+    """SQLite before 3.35 has no RETURNING: the claimed code is read back by a SELECT."""
+    import provider.server as server_module
+
+    monkeypatch.setattr(server_module, "supports_returning", lambda: False)
+    test_a_code_works_once_and_its_replay_revokes_the_tokens(client, user)
+
+
+def test_a_code_sent_twice_at_once_is_redeemed_once(app, user):
+    walker = SignIn(app.test_client())
+    code = walker.code_from(walker.sign_in(EMAIL, PASSWORD))
+    start, answers = threading.Barrier(2), []
+
+    def exchange():
+        racer = SignIn(app.test_client())
+        racer.verifier = walker.verifier
+        start.wait()
+        answers.append(racer.exchange(code).status_code)
+
+    racers = [threading.Thread(target=exchange) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert sorted(answers) == [200, 400]
 
 
 @pytest.mark.parametrize("overrides, error", [

@@ -135,3 +135,28 @@ def test_opening_ferry_directly_signs_in_to_the_account_page(app, client):
     response = walker.post(identifier=EMAIL, password=PASSWORD)
     assert response.headers["Location"] == "/"
     assert "You are signed in as erin@example.com" in text(client.get("/"))
+
+
+def test_the_same_sign_in_posted_twice_at_once_never_errors(app, walker, client):
+    """A double click: two requests carry one session and one run; neither gets a 500."""
+    import threading
+
+    create_local_user(app, EMAIL, PASSWORD)
+    cookie = client.get_cookie("ferry_session").value
+    fields = {**form_fields(text(walker.page)), "identifier": EMAIL, "password": PASSWORD}
+    twins = [app.test_client() for _ in range(2)]
+    for twin in twins:
+        twin.set_cookie("ferry_session", cookie)
+    barrier, statuses = threading.Barrier(2), []
+
+    def post(twin):
+        barrier.wait()
+        statuses.append(twin.post("/login", data=fields).status_code)
+
+    threads = [threading.Thread(target=post, args=(twin,)) for twin in twins]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(statuses) == 2 and 500 not in statuses, statuses
+    assert 303 in statuses
