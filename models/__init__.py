@@ -4,6 +4,8 @@ from models.audit import AuditEvent
 from models.base import db, utcnow
 from models.journeys import JourneyResume, JourneyRun
 from models.oauth import AuthorizationCode, OAuthClient, SigningKey, Token, UserSession
+from models.otp import OtpCode
+from models.passkeys import PasskeyCredential
 from models.users import LegacyLink, PasswordCredential, User
 
 ALL_MODELS = [
@@ -18,6 +20,7 @@ ALL_MODELS = [
     JourneyRun,
     JourneyResume,
     AuditEvent,
+    PasskeyCredential,
 ]
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "JourneyRun",
     "LegacyLink",
     "OAuthClient",
+    "OtpCode",
+    "PasskeyCredential",
     "PasswordCredential",
     "SigningKey",
     "Token",

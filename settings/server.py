@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from settings.errors import ConfigError, pydantic_problems
 
@@ -73,8 +74,37 @@ class ServerSettings(BaseModel):
         10.0, gt=0, description="Default read timeout for calls to a legacy IDP (seconds)."
     )
     default_journey: str = Field("sign-in", description="Journey for apps that name none.")
+    webauthn_rp_id: str = Field(
+        "",
+        description="WebAuthn relying party ID of passkeys (a registrable domain). "
+        "Default: the issuer's host.",
+    )
+    webauthn_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins passkey ceremonies may come from. Default: the issuer's origin.",
+    )
+    webauthn_user_verification: Literal["required", "preferred"] = Field(
+        "required",
+        description="Whether a passkey must verify the user (PIN, biometrics) or only should.",
+    )
     trusted_proxies: int = Field(
         0, ge=0, description="Reverse proxies in front of Ferry whose X-Forwarded-* to trust."
+    )
+    otp_sender: Literal["smtp", "log"] = Field(
+        "log",
+        description="How one-time codes are delivered: smtp, or log (development only: the "
+        "code is written to Ferry's log).",
+    )
+    smtp_host: str = Field("localhost", description="SMTP server for one-time codes.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="none, starttls (upgrade after connecting) or tls (implicit TLS)."
+    )
+    smtp_username: str = Field("", description="SMTP login; empty: no login.")
+    smtp_password: str = Field("", description="SMTP password (use FERRY_SMTP_PASSWORD).")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
+    mail_from: str = Field(
+        "Ferry <no-reply@localhost>", description="From address of the mail carrying codes."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of Ferry's own loggers."
@@ -86,6 +116,33 @@ class ServerSettings(BaseModel):
         if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("webauthn_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: Any) -> Any:
+        # FERRY_WEBAUTHN_ORIGINS arrives as one string: origins separated by commas.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webauthn_origins")
+    @classmethod
+    def _origins_are_origins(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = urlsplit(value)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.path or parts.query:
+                raise ValueError(f"{value!r}: an origin is scheme://host[:port], nothing more")
+        return values
+
+    @model_validator(mode="after")
+    def _webauthn_defaults(self) -> ServerSettings:
+        # Frozen model: fill the defaults that derive from the issuer once, at validation.
+        issuer = urlsplit(self.issuer)
+        if not self.webauthn_rp_id:
+            object.__setattr__(self, "webauthn_rp_id", issuer.hostname or "")
+        if not self.webauthn_origins:
+            object.__setattr__(self, "webauthn_origins", [f"{issuer.scheme}://{issuer.netloc}"])
+        return self
 
     @classmethod
     def validated(cls, values: Mapping[str, Any]) -> ServerSettings:

@@ -16,6 +16,7 @@ from connectors import ExternalIdentity
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepSettings
+from models import User
 from security.audit import record
 from users.mapping import map_claims
 from users.provisioning import provision
@@ -52,6 +53,10 @@ class CreateUserStep(Step):
             record("user.conflict", client_id=run.client_id, connector=identity.connector,
                    subject=identity.subject)
             return Done("conflict")
+        if run.context.pop("email_proved", False) and not result.user.email_verified:
+            # Ferry itself proved the address (a one-time code reached it): say so.
+            User.update(email_verified=True).where(User.id == result.user.id).execute()
+            result.user.email_verified = True
         # How the legacy side proved it: a password (and its MFA), or a federated sign-in.
         run.set_user(result.user, *run.context.pop("legacy_amr", ["pwd"]))
         event = "user.migrated" if result.outcome == "created" else "user.relinked"

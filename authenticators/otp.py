@@ -1,0 +1,109 @@
+"""One-time codes: 6 digits from :mod:`secrets`, valid 10 minutes, single use.
+
+At rest only ``HMAC-SHA256(secret_key, run_hash:code)`` is kept. A code has 20 bits of entropy:
+argon2 would cost ~50 ms on every send and check yet still fall to an offline search of 10^6
+candidates, whereas the HMAC's key never reaches the database, so a stolen table is useless
+without the server's secret, and binding the run id makes a code worthless in any other run.
+
+The guessing budget: 5 wrong entries kill a code (and the run's later resends, which keep the
+count), and at most 5 codes an hour are sent per identifier (the ``limits`` storage shared by
+every server, as for password throttling), so at most 25 guesses an hour reach an identifier.
+A failed delivery stores nothing and counts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any, Literal
+
+from authenticators.base import Authenticator
+from authenticators.otp_delivery import CodeSender, DeliveryFailed, build_sender
+from models import OtpCode, utcnow
+from security.throttle import FailureThrottle
+
+CODE_DIGITS = 6
+CODE_TTL = timedelta(minutes=10)
+MAX_FAILURES = 5
+SENDS_PER_IDENTIFIER = "5 per hour"
+_SEND_SCOPE = "otp_send"
+
+Verdict = Literal["ok", "wrong", "dead", "expired", "used", "missing"]
+
+__all__ = ["DeliveryFailed", "OtpAuthenticator", "OtpError", "SendThrottled", "Verdict"]
+
+
+class OtpError(Exception):
+    """Base of the one-time code errors (besides :class:`DeliveryFailed`)."""
+
+
+class SendThrottled(OtpError):
+    """Too many codes were sent to this identifier; ``retry_after`` seconds until the next."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class OtpAuthenticator(Authenticator):
+    type = "otp"
+
+    def __init__(self, secret_key: str, sender: CodeSender, sends: FailureThrottle) -> None:
+        self.key = secret_key.encode()
+        self.sender = sender
+        self.sends = sends
+
+    @classmethod
+    def from_config(cls, config: Any) -> OtpAuthenticator:
+        return cls(config["SECRET_KEY"], build_sender(config),
+                   FailureThrottle(config["RATELIMIT_STORAGE_URI"], SENDS_PER_IDENTIFIER))
+
+    def _hash(self, run_hash: str, code: str) -> str:
+        return hmac.new(self.key, f"{run_hash}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, run_hash: str, identifier: str, address: str | None) -> None:
+        """Send a new code for the run to ``address``; ``None`` (no such account) sends nothing.
+
+        Unknown identifiers get a stored code nobody received, so every later answer matches a
+        real account's. Raises :class:`SendThrottled` or :class:`DeliveryFailed`; then the
+        previous code, its counters and the send budget are as they were.
+        """
+        wait = self.sends.retry_after(_SEND_SCOPE, identifier)
+        if wait:
+            raise SendThrottled(wait)
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        if address is not None:
+            self.sender.send(address, code, int(CODE_TTL.total_seconds() // 60))
+        self.sends.failed(_SEND_SCOPE, identifier)  # counts sends, not failures
+        values = {"code_hash": self._hash(run_hash, code), "expires_at": utcnow() + CODE_TTL,
+                  "used_at": None}
+        # A resend replaces the code but never the failure count.
+        if not OtpCode.update(**values).where(OtpCode.run == run_hash).execute():
+            OtpCode.insert(run=run_hash, failures=0, **values).execute()
+
+    def verify(self, run_hash: str, code: str) -> Verdict:
+        """Check ``code`` for the run; only ``ok`` signs in, and only once."""
+        row = OtpCode.get_or_none(OtpCode.run == run_hash)
+        if row is None:
+            return "missing"
+        if row.used_at is not None:
+            return "used"
+        if row.failures >= MAX_FAILURES:
+            return "dead"
+        if row.expires_at <= utcnow():
+            return "expired"
+        live = (OtpCode.run == run_hash) & (OtpCode.failures < MAX_FAILURES)
+        if hmac.compare_digest(self._hash(run_hash, code), row.code_hash):
+            # Conditional update: of two concurrent requests with the right code, one wins.
+            claimed = OtpCode.update(used_at=utcnow()).where(
+                live & OtpCode.used_at.is_null() & (OtpCode.code_hash == row.code_hash)).execute()
+            return "ok" if claimed else "used"
+        OtpCode.update(failures=OtpCode.failures + 1).where(live).execute()
+        failures = OtpCode.get(OtpCode.run == run_hash).failures
+        return "dead" if failures >= MAX_FAILURES else "wrong"
+
+    def discard(self, run_hash: str) -> None:
+        """Forget the run's code (after a dead code, so the user starts over)."""
+        OtpCode.delete().where(OtpCode.run == run_hash).execute()

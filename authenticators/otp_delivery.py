@@ -1,0 +1,100 @@
+"""Delivering one-time codes: e-mail over SMTP, or the log for development.
+
+``otp_sender = "smtp"`` sends with :mod:`smtplib` (``smtp_security``: ``none``, ``starttls`` or
+``tls``; ``smtp_username`` and ``smtp_password`` to log in), every call bounded by
+``smtp_timeout``. ``otp_sender = "log"`` (the default, for the demo) writes the code to Ferry's
+log instead: never use it in production. A sender that fails raises :class:`DeliveryFailed`
+and the journey tells the user it could not send the code; nothing is consumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """The code could not be handed over; ``reason`` is for the operator (no code, no secret)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CodeSender:
+    """Hands a code to the user. Subclasses implement :meth:`send`.
+
+    Example::
+
+        class PigeonSender(CodeSender):
+            def send(self, address, code, minutes):
+                if not pigeons.fly(address, f"Your code: {code}"):
+                    raise DeliveryFailed("no pigeon came back")
+    """
+
+    def send(self, address: str, code: str, minutes: int) -> None:
+        """Deliver ``code`` (valid ``minutes``) to ``address`` or raise :class:`DeliveryFailed`."""
+        raise NotImplementedError
+
+
+def message_text(code: str, minutes: int) -> str:
+    return (f"Your sign-in code is {code}\n\nIt works once, for {minutes} minutes. If you did "
+            "not ask for it, ignore this message: nobody can sign in without the code.\n")
+
+
+class LogSender(CodeSender):
+    """Development only: the code goes to the log, so the demo works without a mail server."""
+
+    def send(self, address: str, code: str, minutes: int) -> None:
+        log.warning("otp_sender = log (development only): code %s for %s", code, address)
+
+
+class SmtpSender(CodeSender):
+    def __init__(self, host: str, port: int, security: str, username: str, password: str,
+                 sender: str, timeout: float) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password = username, password
+        self.sender, self.timeout = sender, timeout
+
+    def send(self, address: str, code: str, minutes: int) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = address
+        message["Subject"] = "Your sign-in code"
+        message.set_content(message_text(code, minutes))
+        try:
+            with self._connect() as smtp:
+                if self.username:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as error:
+            reason = f"SMTP {self.host}:{self.port}: {type(error).__name__}: {error}"
+            log.warning("could not send a one-time code: %s", reason)
+            raise DeliveryFailed(reason) from None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            try:
+                smtp.starttls(context=context)
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
+
+
+def build_sender(config: Any) -> CodeSender:
+    """The sender ``otp_sender`` names, from the app's flat config."""
+    if config["OTP_SENDER"] == "smtp":
+        return SmtpSender(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_SECURITY"],
+                          config["SMTP_USERNAME"], config["SMTP_PASSWORD"], config["MAIL_FROM"],
+                          config["SMTP_TIMEOUT"])
+    return LogSender()

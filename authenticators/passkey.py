@@ -1,0 +1,215 @@
+"""Passkeys: discoverable WebAuthn credentials, registered and checked with py_webauthn.
+
+The relying party is ``webauthn_rp_id`` (default: the issuer's host); ceremonies are accepted
+from ``webauthn_origins`` (default: the issuer's origin); ``webauthn_user_verification`` says
+whether the authenticator must verify the user (PIN, biometrics) or only should.
+
+Ceremony state. The challenge of a ceremony is kept in the journey run's context (server-side,
+JSON, tied to the browser's run), with its expiry, and popped by the verification that uses it:
+single use, short-lived, and never in the browser. That is as sound as a signed token (nothing
+the browser holds can be replayed or forged) and simpler: there is no second secret to rotate
+and no replay cache, because the run itself is the single-use store.
+
+Checks on every answer: the origin, the RP ID hash, the challenge, the user presence and (per
+policy) user verification flags, the signature, the credential's owner (the ``userHandle``
+must name the user the credential belongs to) and the signature counter: a counter that did not
+grow (when either side counts) suggests a cloned authenticator; it is refused and audited.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authentication_credential_json
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
+    CredentialDeviceType,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from authenticators.base import Authenticator
+from models import PasskeyCredential, User, utcnow
+from security.audit import record
+
+#: Where a run's context keeps the ceremony in progress.
+CONTEXT_KEY = "webauthn"
+#: Seconds a ceremony may take, from the options sent to the answer posted.
+CEREMONY_TTL = 300
+
+
+class PasskeyRefused(Exception):
+    """A passkey answer was not accepted; ``reason`` is a short code for the audit log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PasskeySignIn:
+    """A verified passkey sign-in: whose credential, and the RFC 8176 ``amr`` values it proves."""
+
+    credential: PasskeyCredential
+    user: User
+    amr: tuple[str, ...]
+
+
+class PasskeyAuthenticator(Authenticator):
+    type = "passkey"
+
+    def __init__(self, rp_id: str, rp_name: str, origins: list[str], user_verification: str) -> None:
+        self.rp_id = rp_id
+        self.rp_name = rp_name
+        self.origins = origins
+        self.user_verification = UserVerificationRequirement(user_verification)
+
+    @classmethod
+    def from_config(cls, config: Any) -> PasskeyAuthenticator:
+        return cls(
+            rp_id=config["WEBAUTHN_RP_ID"], rp_name=config["WEBAUTHN_RP_ID"],
+            origins=list(config["WEBAUTHN_ORIGINS"]),
+            user_verification=config["WEBAUTHN_USER_VERIFICATION"],
+        )
+
+    @property
+    def requires_user_verification(self) -> bool:
+        return self.user_verification is UserVerificationRequirement.REQUIRED
+
+    # -- ceremony state ----------------------------------------------------------------------
+    def _begin(self, context: dict[str, Any], ceremony: str, challenge: bytes) -> None:
+        context[CONTEXT_KEY] = {
+            "ceremony": ceremony, "challenge": bytes_to_base64url(challenge),
+            "expires_at": int(time.time()) + CEREMONY_TTL,
+        }
+
+    def _take(self, context: dict[str, Any], ceremony: str) -> bytes:
+        """The challenge of the ceremony in progress, removed: a second answer finds none."""
+        state = context.pop(CONTEXT_KEY, None)
+        if not isinstance(state, dict) or state.get("ceremony") != ceremony:
+            raise PasskeyRefused("no_ceremony")
+        if state.get("expires_at", 0) < time.time():
+            raise PasskeyRefused("expired")
+        return base64url_to_bytes(state["challenge"])
+
+    # -- registration ------------------------------------------------------------------------
+    def registration_options(self, context: dict[str, Any], user: User) -> str:
+        """Options for ``navigator.credentials.create`` (JSON); the challenge goes to ``context``."""
+        existing = PasskeyCredential.select().where(PasskeyCredential.user == user)
+        options = generate_registration_options(
+            rp_id=self.rp_id, rp_name=self.rp_name, user_id=user_handle(user),
+            user_name=user.email or user.username or user.id,
+            user_display_name=user.name or user.email or user.username or "",
+            timeout=CEREMONY_TTL * 1000,
+            authenticator_selection=AuthenticatorSelectionCriteria(
+                resident_key=ResidentKeyRequirement.REQUIRED, require_resident_key=True,
+                user_verification=self.user_verification,
+            ),
+            exclude_credentials=[
+                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in existing
+            ],
+        )
+        self._begin(context, "registration", options.challenge)
+        return options_to_json(options)
+
+    def register(self, context: dict[str, Any], user: User, answer: str) -> PasskeyCredential:
+        """Verify the browser's ``create`` answer and store the new credential for ``user``."""
+        challenge = self._take(context, "registration")
+        try:
+            verified = verify_registration_response(
+                credential=answer, expected_challenge=challenge, expected_rp_id=self.rp_id,
+                expected_origin=self.origins,
+                require_user_verification=self.requires_user_verification,
+            )
+            transports = _transports(answer)
+        except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+            raise PasskeyRefused("invalid_registration") from error
+        credential_id = bytes_to_base64url(verified.credential_id)
+        if PasskeyCredential.get_or_none(PasskeyCredential.credential_id == credential_id):
+            raise PasskeyRefused("credential_exists")
+        return PasskeyCredential.create(
+            user=user, credential_id=credential_id, public_key=verified.credential_public_key,
+            sign_count=verified.sign_count, transports=transports,
+            backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+            backed_up=verified.credential_backed_up,
+        )
+
+    # -- authentication ----------------------------------------------------------------------
+    def authentication_options(self, context: dict[str, Any]) -> str:
+        """Options for a usernameless ``navigator.credentials.get`` (no allowCredentials)."""
+        options = generate_authentication_options(
+            rp_id=self.rp_id, timeout=CEREMONY_TTL * 1000, allow_credentials=[],
+            user_verification=self.user_verification,
+        )
+        self._begin(context, "authentication", options.challenge)
+        return options_to_json(options)
+
+    def authenticate(self, context: dict[str, Any], answer: str) -> PasskeySignIn:
+        """Verify the browser's ``get`` answer; updates the counter and last use of the credential."""
+        challenge = self._take(context, "authentication")
+        try:
+            parsed = parse_authentication_credential_json(answer)
+        except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+            raise PasskeyRefused("malformed") from error
+        credential = (
+            PasskeyCredential.select(PasskeyCredential, User).join(User)
+            .where(PasskeyCredential.credential_id == bytes_to_base64url(parsed.raw_id))
+            .first()
+        )
+        if credential is None:
+            raise PasskeyRefused("unknown_credential")
+        user = credential.user
+        # A discoverable credential names its user; it must be the credential's owner.
+        if parsed.response.user_handle is not None and parsed.response.user_handle != user_handle(user):
+            raise PasskeyRefused("user_mismatch")
+        try:
+            # The counter is checked below, after the signature, so a regression is told apart.
+            verified = verify_authentication_response(
+                credential=parsed, expected_challenge=challenge, expected_rp_id=self.rp_id,
+                expected_origin=self.origins, credential_public_key=bytes(credential.public_key),
+                credential_current_sign_count=0,
+                require_user_verification=self.requires_user_verification,
+            )
+        except (WebAuthnException, ValueError, TypeError) as error:
+            raise PasskeyRefused("invalid_assertion") from error
+        stored = credential.sign_count
+        if (verified.new_sign_count or stored) and verified.new_sign_count <= stored:
+            record("passkey.counter_regression", user_id=user.id,
+                   credential=credential.credential_id, stored=stored, received=verified.new_sign_count)
+            raise PasskeyRefused("counter_regression")
+        if user.status != "active":
+            raise PasskeyRefused("user_disabled")
+        PasskeyCredential.update(
+            sign_count=verified.new_sign_count, last_used_at=utcnow(),
+            backed_up=verified.credential_backed_up,
+        ).where(PasskeyCredential.id == credential.id).execute()
+        # RFC 8176: a key proved by possession (hwk; swk for a synced, multi-device passkey),
+        # a user-presence test (user: WebAuthn requires UP), and with user verification
+        # (PIN or biometrics on the device) a second factor: mfa.
+        device = "swk" if credential.backup_eligible else "hwk"
+        amr = (device, "user", "mfa") if verified.user_verified else (device, "user")
+        return PasskeySignIn(credential=credential, user=user, amr=amr)
+
+
+def user_handle(user: User) -> bytes:
+    """The WebAuthn user handle: Ferry's opaque user id, never an e-mail address."""
+    return user.id.encode()
+
+
+def _transports(answer: str) -> list[str]:
+    known = {transport.value for transport in AuthenticatorTransport}
+    reported = json.loads(answer).get("response", {}).get("transports") or []
+    return [value for value in reported if value in known]

@@ -1,0 +1,101 @@
+/* Ferry's WebAuthn ceremonies, for forms marked data-webauthn="create" or "get".
+   A static file (the CSP allows no inline script). The form carries the options as JSON in
+   data-webauthn-options; the answer goes back as JSON in the hidden "credential" field of the
+   same form, posted like any other. Without WebAuthn the start button stays disabled and the
+   form's other buttons ("Not now") work as before. Only the browser's own API is used. */
+(function () {
+  "use strict";
+
+  function toBytes(base64url) {
+    var base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
+    while (base64.length % 4) { base64 += "="; }
+    var binary = atob(base64);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
+    return bytes.buffer;
+  }
+
+  function toBase64url(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) { binary += String.fromCharCode(bytes[i]); }
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function descriptors(list) {
+    return (list || []).map(function (item) {
+      return { type: item.type, id: toBytes(item.id), transports: item.transports };
+    });
+  }
+
+  function creationOptions(options) {
+    options.challenge = toBytes(options.challenge);
+    options.user.id = toBytes(options.user.id);
+    options.excludeCredentials = descriptors(options.excludeCredentials);
+    return { publicKey: options };
+  }
+
+  function requestOptions(options) {
+    options.challenge = toBytes(options.challenge);
+    options.allowCredentials = descriptors(options.allowCredentials);
+    return { publicKey: options };
+  }
+
+  function answer(credential) {
+    var response = credential.response;
+    var json = {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment || undefined,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      response: { clientDataJSON: toBase64url(response.clientDataJSON) }
+    };
+    if (response.attestationObject) {
+      json.response.attestationObject = toBase64url(response.attestationObject);
+      json.response.transports = response.getTransports ? response.getTransports() : [];
+    } else {
+      json.response.authenticatorData = toBase64url(response.authenticatorData);
+      json.response.signature = toBase64url(response.signature);
+      if (response.userHandle) { json.response.userHandle = toBase64url(response.userHandle); }
+    }
+    return JSON.stringify(json);
+  }
+
+  function start(form, button, status) {
+    var ceremony = form.getAttribute("data-webauthn");
+    var options = JSON.parse(form.getAttribute("data-webauthn-options"));
+    button.disabled = true;
+    status.textContent = "";
+    var pending = ceremony === "create"
+      ? navigator.credentials.create(creationOptions(options))
+      : navigator.credentials.get(requestOptions(options));
+    pending.then(function (credential) {
+      form.querySelector("input[name=credential]").value = answer(credential);
+      form.submit();
+    }, function () {
+      // Cancelled, timed out, or no passkey here: nothing was sent; the user may try again.
+      button.disabled = false;
+      status.textContent = form.getAttribute("data-webauthn-cancelled") ||
+        "Nothing was changed. You can try again.";
+    });
+  }
+
+  function init() {
+    if (!window.PublicKeyCredential || !navigator.credentials) { return; }
+    var forms = document.querySelectorAll("form[data-webauthn]");
+    Array.prototype.forEach.call(forms, function (form) {
+      var button = form.querySelector("[data-webauthn-start]");
+      var status = form.querySelector("[data-webauthn-status]");
+      if (!button) { return; }
+      button.disabled = false;
+      button.addEventListener("click", function () { start(form, button, status); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
