@@ -58,15 +58,14 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.peers.loopback import LoopbackServer
 
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
 MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
@@ -150,12 +149,10 @@ class Seen:
     form: dict[str, str]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
 
+class Auth0Fake(LoopbackServer):
+    thread_name = "auth0-fake"
 
-class Auth0Fake:
     """The fake tenant; use as a context manager, or :meth:`start` and :meth:`close`."""
 
     def __init__(self, brute_force_limit: int = 10) -> None:
@@ -171,10 +168,7 @@ class Auth0Fake:
         self._mfa_tokens: dict[str, dict[str, Any]] = {}
         self._used_codes: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._init_loopback()
         self.app = self._build_app()
         self._seed()
 
@@ -201,46 +195,6 @@ class Auth0Fake:
     def add_client(self, client: Auth0Client) -> Auth0Client:
         self.clients[client.client_id] = client
         return client
-
-    # -- running ----------------------------------------------------------------------------
-    def start(self) -> Auth0Fake:
-        self._released.clear()
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.port = self._server.port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="auth0-fake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    close = stop
-
-    def __enter__(self) -> Auth0Fake:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @contextmanager
-    def stopped(self) -> Iterator[None]:
-        """An outage: connections are refused inside, the same tenant answers again after."""
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def calls(self, path: str) -> list[Seen]:
         with self._lock:

@@ -48,8 +48,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,7 +55,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.peers.loopback import LoopbackServer
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
@@ -139,12 +138,10 @@ class Seen:
     form: dict[str, str]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
 
+class EntraFake(LoopbackServer):
+    thread_name = "entra-fake"
 
-class EntraFake:
     """One fake tenant; use as a context manager, or :meth:`start` and :meth:`close`."""
 
     def __init__(self, lockout_threshold: int = 10) -> None:
@@ -160,10 +157,7 @@ class EntraFake:
         self.key_generation = 1
         self.claims_override: dict[str, Any] = {}  # merged into every ID token (tests only)
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._init_loopback()
         self.app = self._build_app()
         self._seed()
 
@@ -192,42 +186,6 @@ class EntraFake:
     def add_app(self, app: EntraApp) -> EntraApp:
         self.apps[app.client_id] = app
         return app
-
-    # -- running ----------------------------------------------------------------------------
-    def start(self) -> EntraFake:
-        self._released.clear()
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.port = self._server.port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="entra-fake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    close = stop
-
-    def __enter__(self) -> EntraFake:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @contextmanager
-    def stopped(self) -> Iterator[None]:
-        """An outage: connections are refused inside, the same tenant answers again after."""
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
 
     @property
     def authority(self) -> str:
