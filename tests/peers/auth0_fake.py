@@ -151,9 +151,8 @@ class Seen:
 
 
 class Auth0Fake(LoopbackServer):
-    thread_name = "auth0-fake"
-
     """The fake tenant; use as a context manager, or :meth:`start` and :meth:`close`."""
+    thread_name = "auth0-fake"
 
     def __init__(self, brute_force_limit: int = 10) -> None:
         self.brute_force_limit = brute_force_limit

@@ -140,9 +140,8 @@ class Seen:
 
 
 class EntraFake(LoopbackServer):
-    thread_name = "entra-fake"
-
     """One fake tenant; use as a context manager, or :meth:`start` and :meth:`close`."""
+    thread_name = "entra-fake"
 
     def __init__(self, lockout_threshold: int = 10) -> None:
         self.tenant_id = TENANT_ID
