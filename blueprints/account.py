@@ -1,12 +1,16 @@
-"""The signed-in user's own page, and signing out of Ferry."""
+"""The signed-in user's own page (their passkeys), and signing out of Ferry."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
 from security.audit import record
-from users import sessions
+from users import credentials, sessions
 
 bp = Blueprint("account", __name__)
 
@@ -15,12 +19,54 @@ class SignOutForm(FlaskForm):
     """Only the CSRF token: signing out is a POST so no other site can trigger it."""
 
 
+class RenameForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+
+
+def _signed_in_user():
+    current = sessions.current()
+    if current is None:
+        abort(401)
+    return current.user
+
+
 @bp.get("/")
 def home():
     current = sessions.current()
+    user = current.user if current else None
     return render_template(
-        "account.html", user=current.user if current else None, form=SignOutForm()
+        "account.html", user=user, form=SignOutForm(),
+        passkeys=credentials.passkeys(user) if user else [], rename_form=RenameForm(),
     )
+
+
+@bp.post("/passkeys/<int:passkey_id>/rename")
+def rename_passkey(passkey_id: int):
+    user = _signed_in_user()
+    form = RenameForm()
+    if not form.validate_on_submit():
+        flash(_("A passkey needs a name of at most 100 characters."))
+    elif not credentials.rename_passkey(user, passkey_id, form.name.data):
+        abort(404)
+    else:
+        record("passkey.renamed", user_id=user.id, passkey=passkey_id)
+    return redirect(url_for("account.home"), code=303)
+
+
+@bp.post("/passkeys/<int:passkey_id>/remove")
+def remove_passkey(passkey_id: int):
+    user = _signed_in_user()
+    if not SignOutForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    try:
+        if not credentials.remove_passkey(user, passkey_id):
+            abort(404)
+    except credentials.LastSignInMethod:
+        flash(_("This passkey is your only way to sign in, so it stays. Add another way first."))
+        return redirect(url_for("account.home"), code=303)
+    record("passkey.removed", user_id=user.id, passkey=passkey_id)
+    flash(_("The passkey was removed."))
+    return redirect(url_for("account.home"), code=303)
 
 
 @bp.post("/signout")

@@ -1,0 +1,80 @@
+"""The account page: a user lists, renames and removes their passkeys, never the last way in."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import AuditEvent, PasskeyCredential, PasswordCredential, db
+from tests.accounts import create_local_user
+from tests.conftest import SignIn, form_fields
+
+EMAIL, PASSWORD = "kim@example.com", "a long local password"
+
+
+def add_passkey(app, user_id: str, name: str) -> int:
+    with app.app_context(), db.connection_context():
+        return PasskeyCredential.create(user=user_id, credential_id=f"cred-{name}",
+                                        public_key=b"\x01", name=name).id
+
+
+@pytest.fixture
+def kim(app, client):
+    user_id = create_local_user(app, EMAIL, PASSWORD)
+    walker = SignIn(client)
+    walker.open()
+    assert walker.post(identifier=EMAIL, password=PASSWORD).headers["Location"] == "/"
+    return user_id
+
+
+def csrf(client) -> str:
+    return form_fields(client.get("/").get_data(as_text=True))["csrf_token"]
+
+
+def names(app, user_id):
+    with app.app_context(), db.connection_context():
+        return sorted(p.name for p in PasskeyCredential.select().where(
+            PasskeyCredential.user == user_id))
+
+
+def test_passkeys_are_listed_renamed_and_removed(app, client, kim):
+    laptop, phone = add_passkey(app, kim, "Laptop"), add_passkey(app, kim, "Phone")
+    page = client.get("/").get_data(as_text=True)
+    assert "Laptop" in page and "Phone" in page
+    token = csrf(client)
+    client.post(f"/passkeys/{laptop}/rename", data={"csrf_token": token, "name": "Work laptop"})
+    assert names(app, kim) == ["Phone", "Work laptop"]
+    removed = client.post(f"/passkeys/{phone}/remove", data={"csrf_token": token})
+    assert removed.status_code == 303 and names(app, kim) == ["Work laptop"]
+    assert "The passkey was removed." in client.get("/").get_data(as_text=True)
+    with app.app_context(), db.connection_context():
+        events = [e.event for e in AuditEvent.select().where(AuditEvent.user_id == kim)]
+    assert "passkey.renamed" in events and "passkey.removed" in events
+
+
+def test_the_last_way_to_sign_in_cannot_be_removed(app, client, kim):
+    only = add_passkey(app, kim, "Only one")
+    with app.app_context(), db.connection_context():
+        PasswordCredential.delete().where(PasswordCredential.user == kim).execute()
+    response = client.post(f"/passkeys/{only}/remove", data={"csrf_token": csrf(client)})
+    assert response.status_code == 303 and names(app, kim) == ["Only one"]
+    assert "your only way to sign in" in client.get("/").get_data(as_text=True)
+
+
+def test_another_users_passkey_is_out_of_reach(app, client, kim):
+    other = create_local_user(app, "lee@example.com", "another long password")
+    theirs = add_passkey(app, other, "Lee's key")
+    token = csrf(client)
+    assert client.post(f"/passkeys/{theirs}/rename",
+                       data={"csrf_token": token, "name": "mine now"}).status_code == 404
+    assert client.post(f"/passkeys/{theirs}/remove", data={"csrf_token": token}).status_code == 404
+    assert names(app, other) == ["Lee's key"]
+
+
+def test_changes_need_a_session_and_a_csrf_token(app, client, kim):
+    key = add_passkey(app, kim, "Laptop")
+    assert client.post(f"/passkeys/{key}/remove", data={}).status_code == 400
+    assert names(app, kim) == ["Laptop"]
+    stranger = app.test_client()
+    token = form_fields(stranger.get("/login").get_data(as_text=True))["csrf_token"]
+    assert stranger.post(f"/passkeys/{key}/remove", data={"csrf_token": token}).status_code == 401
+    assert names(app, kim) == ["Laptop"]

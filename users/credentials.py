@@ -1,0 +1,54 @@
+"""A user's own sign-in methods: listing, renaming and removing passkeys, never the last method.
+
+A method is a local password, a passkey, or a link to a redirect IdP (OIDC, SAML) the user can
+"continue with". Removing the only one left would lock the user out, so it is refused.
+"""
+
+from __future__ import annotations
+
+import connectors
+from connectors import RedirectConnector
+from models import LegacyLink, PasskeyCredential, PasswordCredential, User, db
+
+
+class LastSignInMethod(Exception):
+    """Removing this would leave the user no way to sign in."""
+
+
+def passkeys(user: User) -> list[PasskeyCredential]:
+    return list(PasskeyCredential.select().where(PasskeyCredential.user == user)
+                .order_by(PasskeyCredential.created_at))
+
+
+def sign_in_methods(user: User) -> int:
+    redirect_connectors = [name for name, connector in connectors.instances().items()
+                           if isinstance(connector, RedirectConnector)]
+    count = PasskeyCredential.select().where(PasskeyCredential.user == user).count()
+    count += PasswordCredential.select().where(PasswordCredential.user == user).count()
+    if redirect_connectors:
+        count += LegacyLink.select().where((LegacyLink.user == user)
+                                           & LegacyLink.connector.in_(redirect_connectors)).count()
+    return count
+
+
+def _own(user: User, passkey_id: int) -> PasskeyCredential | None:
+    return PasskeyCredential.get_or_none((PasskeyCredential.id == passkey_id)
+                                         & (PasskeyCredential.user == user))
+
+
+def rename_passkey(user: User, passkey_id: int, name: str) -> bool:
+    """False when the user has no such passkey."""
+    return bool(PasskeyCredential.update(name=name.strip())
+                .where((PasskeyCredential.id == passkey_id) & (PasskeyCredential.user == user))
+                .execute())
+
+
+def remove_passkey(user: User, passkey_id: int) -> bool:
+    """False when the user has no such passkey; LastSignInMethod when it is their only way in."""
+    with db.atomic():
+        if _own(user, passkey_id) is None:
+            return False
+        if sign_in_methods(user) <= 1:
+            raise LastSignInMethod()
+        PasskeyCredential.delete().where(PasskeyCredential.id == passkey_id).execute()
+    return True
