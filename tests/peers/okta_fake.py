@@ -31,15 +31,14 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.peers.loopback import LoopbackServer
 
 SIGNING_KEY = RSAKey.generate_key(2048, parameters={"kid": "fake-okta-1", "use": "sig"})
 ERROR_SUMMARIES = {
@@ -161,16 +160,10 @@ def default_users() -> list[User]:
     ]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log_error(self, *args: Any) -> None:
-        pass
-
-
-class OktaFake:
+class OktaFake(LoopbackServer):
     """The fake Okta org; use as a context manager, or :meth:`start` and :meth:`close`."""
+
+    thread_name = "okta-fake"
 
     def __init__(self) -> None:
         self.users = {user.id: user for user in default_users()}
@@ -185,48 +178,15 @@ class OktaFake:
         self.access_tokens: dict[str, User] = {}
         self._used_codes: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port = 0
+        self._init_loopback()
         self.app = self._build_app()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> OktaFake:
-        self._server = make_server("127.0.0.1", self._port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self._port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
-            "poll_interval": 0.05}, name="okta-fake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    close = stop
-
-    def __enter__(self) -> OktaFake:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @contextmanager
-    def outage(self) -> Iterator[None]:
-        """The org is down inside: connections are refused. Back on the same port after."""
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
+    # -- lifecycle: start, stop, close and the context manager come from LoopbackServer ------
+    outage = LoopbackServer.stopped  # the org is down inside; back on the same port after
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return self.base_url
 
     # -- what tests read -------------------------------------------------------------------
     def user(self, login: str) -> User:
