@@ -220,29 +220,6 @@ class KeycloakConnector(RopcConnector):
                                    "password client: check both clients' direct grant flows")
         return identity
 
-    # -- the token request, for either client ---------------------------------------------
-    def request_token(self, form: dict[str, str],
-                      client: tuple[str | None, str | None] | None = None) -> dict[str, Any]:
-        client_id, secret = client or (self.settings.client_id, self.settings.client_secret)
-        auth = None
-        if self.settings.client_auth == "basic":
-            auth = (client_id or "", secret or "")
-        else:
-            form = {**form, "client_id": client_id or ""}
-            if self.settings.client_auth == "post" and secret:
-                form["client_secret"] = secret
-        response = self.http.request("POST", self.settings.token_url, data=form, auth=auth,
-                                     headers={"Accept": "application/json"})
-        if response.status_code >= 500 or response.status_code == 429:
-            raise self.unavailable(f"token endpoint answered {response.status_code}")
-        body = self.http.json(response)
-        if response.status_code == 200:
-            if not isinstance(body.get("access_token"), str):
-                raise self.unavailable("token answer without an access_token")
-            return body
-        self.raise_for_error(response.status_code, body)
-        raise self.unavailable(f"token endpoint answered {response.status_code}")
-
     def raise_for_error(self, status: int, body: dict[str, Any]) -> None:
         error, description = body.get("error"), body.get("error_description")
         text = description.strip() if isinstance(description, str) else ""

@@ -102,14 +102,17 @@ class RopcConnector(PasswordConnector):
         form.update(self.settings.extra_params)
         return form
 
-    def request_token(self, form: dict[str, str]) -> dict[str, Any]:
+    def request_token(self, form: dict[str, str],
+                      client: tuple[str | None, str | None] | None = None) -> dict[str, Any]:
+        """Post ``form`` to the token endpoint as ``client`` (id, secret; default: the settings')."""
+        client_id, secret = client or (self.settings.client_id, self.settings.client_secret)
         auth = None
         if self.settings.client_auth == "basic":
-            auth = (self.settings.client_id, self.settings.client_secret or "")
+            auth = (client_id or "", secret or "")
         else:
-            form = {**form, "client_id": self.settings.client_id}
-            if self.settings.client_auth == "post" and self.settings.client_secret:
-                form["client_secret"] = self.settings.client_secret
+            form = {**form, "client_id": client_id or ""}
+            if self.settings.client_auth == "post" and secret:
+                form["client_secret"] = secret
         response = self.http.request(
             "POST", self.settings.token_url, data=form, auth=auth,
             headers={"Accept": "application/json"},
