@@ -251,7 +251,7 @@ class IdpSource:
         self.settings = settings
         self._lock = threading.Lock()
         self._described: IdpDescription | None = None
-        self._fetched_at = 0.0
+        self._fetched_at = float("-inf")  # never: monotonic() may be small after a boot
         self.http = LegacyHttp(name, connect_timeout, read_timeout)
         if not settings.idp_metadata_url:
             # Inline XML or explicit settings: checked at start-up, never fetched.
