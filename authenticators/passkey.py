@@ -89,28 +89,13 @@ class PasskeyAuthenticator(Authenticator):
     def requires_user_verification(self) -> bool:
         return self.user_verification is UserVerificationRequirement.REQUIRED
 
-    # -- ceremony state ----------------------------------------------------------------------
-    def _begin(self, context: dict[str, Any], ceremony: str, challenge: bytes) -> None:
-        context[CONTEXT_KEY] = {
-            "ceremony": ceremony, "challenge": bytes_to_base64url(challenge),
-            "expires_at": int(time.time()) + CEREMONY_TTL,
-        }
-
-    def _take(self, context: dict[str, Any], ceremony: str) -> bytes:
-        """The challenge of the ceremony in progress, removed: a second answer finds none."""
-        state = context.pop(CONTEXT_KEY, None)
-        if not isinstance(state, dict) or state.get("ceremony") != ceremony:
-            raise PasskeyRefused("no_ceremony")
-        if state.get("expires_at", 0) < time.time():
-            raise PasskeyRefused("expired")
-        return base64url_to_bytes(state["challenge"])
-
     # -- registration ------------------------------------------------------------------------
     def registration_options(self, context: dict[str, Any], user: User) -> str:
         """Options for ``navigator.credentials.create`` (JSON); the challenge goes to ``context``."""
         existing = PasskeyCredential.select().where(PasskeyCredential.user == user)
         options = generate_registration_options(
             rp_id=self.rp_id, rp_name=self.rp_name, user_id=user_handle(user),
+            challenge=pending_challenge(context, "registration"),
             user_name=user.email or user.username or user.id,
             user_display_name=user.name or user.email or user.username or "",
             timeout=CEREMONY_TTL * 1000,
@@ -122,12 +107,12 @@ class PasskeyAuthenticator(Authenticator):
                 PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in existing
             ],
         )
-        self._begin(context, "registration", options.challenge)
+        begin_ceremony(context, "registration", options.challenge)
         return options_to_json(options)
 
     def register(self, context: dict[str, Any], user: User, answer: str) -> PasskeyCredential:
         """Verify the browser's ``create`` answer and store the new credential for ``user``."""
-        challenge = self._take(context, "registration")
+        challenge = take_ceremony(context, "registration")
         try:
             verified = verify_registration_response(
                 credential=answer, expected_challenge=challenge, expected_rp_id=self.rp_id,
@@ -152,14 +137,15 @@ class PasskeyAuthenticator(Authenticator):
         """Options for a usernameless ``navigator.credentials.get`` (no allowCredentials)."""
         options = generate_authentication_options(
             rp_id=self.rp_id, timeout=CEREMONY_TTL * 1000, allow_credentials=[],
+            challenge=pending_challenge(context, "authentication"),
             user_verification=self.user_verification,
         )
-        self._begin(context, "authentication", options.challenge)
+        begin_ceremony(context, "authentication", options.challenge)
         return options_to_json(options)
 
     def authenticate(self, context: dict[str, Any], answer: str) -> PasskeySignIn:
         """Verify the browser's ``get`` answer; updates the counter and last use of the credential."""
-        challenge = self._take(context, "authentication")
+        challenge = take_ceremony(context, "authentication")
         try:
             parsed = parse_authentication_credential_json(answer)
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
@@ -185,11 +171,7 @@ class PasskeyAuthenticator(Authenticator):
             )
         except (WebAuthnException, ValueError, TypeError) as error:
             raise PasskeyRefused("invalid_assertion") from error
-        stored = credential.sign_count
-        if (verified.new_sign_count or stored) and verified.new_sign_count <= stored:
-            record("passkey.counter_regression", user_id=user.id,
-                   credential=credential.credential_id, stored=stored, received=verified.new_sign_count)
-            raise PasskeyRefused("counter_regression")
+        check_counter(credential, verified.new_sign_count, "passkey")
         if user.status != "active":
             raise PasskeyRefused("user_disabled")
         PasskeyCredential.update(
@@ -202,6 +184,49 @@ class PasskeyAuthenticator(Authenticator):
         device = "swk" if credential.backup_eligible else "hwk"
         amr = (device, "user", "mfa") if verified.user_verified else (device, "user")
         return PasskeySignIn(credential=credential, user=user, amr=amr)
+
+
+# -- shared by every WebAuthn ceremony (passkeys here, device-bound PINs in authenticators.pin) --
+def pending_challenge(context: dict[str, Any], ceremony: str) -> bytes | None:
+    """The challenge of this ceremony still pending with most of its time left, if any.
+
+    Showing the same page again (a reload) reuses it, so a page view writes nothing; it is
+    still single use, since the answer that uses it removes it.
+    """
+    state = context.get(CONTEXT_KEY)
+    if (isinstance(state, dict) and state.get("ceremony") == ceremony
+            and state.get("expires_at", 0) - time.time() > CEREMONY_TTL / 2):
+        return base64url_to_bytes(state["challenge"])
+    return None
+
+
+def begin_ceremony(context: dict[str, Any], ceremony: str, challenge: bytes) -> None:
+    """Keep ``challenge`` in the run's ``context`` until the answer arrives (or it expires)."""
+    if pending_challenge(context, ceremony) == challenge:
+        return
+    context[CONTEXT_KEY] = {
+        "ceremony": ceremony, "challenge": bytes_to_base64url(challenge),
+        "expires_at": int(time.time()) + CEREMONY_TTL,
+    }
+
+
+def take_ceremony(context: dict[str, Any], ceremony: str) -> bytes:
+    """The challenge of the ceremony in progress, removed: a second answer finds none."""
+    state = context.pop(CONTEXT_KEY, None)
+    if not isinstance(state, dict) or state.get("ceremony") != ceremony:
+        raise PasskeyRefused("no_ceremony")
+    if state.get("expires_at", 0) < time.time():
+        raise PasskeyRefused("expired")
+    return base64url_to_bytes(state["challenge"])
+
+
+def check_counter(credential: Any, received: int, kind: str) -> None:
+    """Refuse (and audit) a signature counter that did not grow while either side counts."""
+    stored = credential.sign_count
+    if (received or stored) and received <= stored:
+        record(f"{kind}.counter_regression", user_id=credential.user_id,
+               credential=credential.credential_id, stored=stored, received=received)
+        raise PasskeyRefused("counter_regression")
 
 
 def user_handle(user: User) -> bytes:

@@ -48,6 +48,7 @@ def load_journeys(tables: dict[str, dict[str, Any]], context: ValidationContext)
             merged[name] = deep_merge(merged[name], table)  # change a shipped journey in place
         else:
             merged[name] = {key: value for key, value in table.items() if key != "replace"}
+    context.journeys = set(merged)
     journeys, problems = {}, []
     for name, table in merged.items():
         try:

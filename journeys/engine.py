@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from journeys import run as runs
 from journeys.definition import Journey
 from journeys.errors import JourneyBroken, RunMissing, StaleRun
-from journeys.results import Done, Redirect, Render, Result
+from journeys.results import Done, Redirect, Render, Result, Switch
 from journeys.run import Run
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ class JourneyEngine:
     def _advance(self, run: Run, result: Result) -> Result:
         journey = self.journeys[run.journey]
         for _hop in range(MAX_TRANSITIONS):
+            if isinstance(result, Switch):
+                log.debug("journey %s: %s -> journey %s", journey.name, run.step, result.journey)
+                journey = self.journeys[result.journey]
+                run.model.journey, run.step = journey.name, journey.start
+                result = journey.step(journey.start).enter(run)
+                continue
             if not isinstance(result, Done):
                 return result
             step = journey.step(run.step)

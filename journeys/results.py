@@ -31,4 +31,11 @@ class Done:
     notice: str | None = None
 
 
-Result = Render | Redirect | Done
+@dataclass(frozen=True)
+class Switch:
+    """Carry the run on in another journey, at its first step (the context goes along)."""
+
+    journey: str
+
+
+Result = Render | Redirect | Done | Switch

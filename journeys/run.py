@@ -30,9 +30,10 @@ class Run:
         self._user: User | None = None
         self._stored = self._state()
 
-    def _state(self) -> tuple[str, str, str]:
+    def _state(self) -> tuple[str, str, str, str]:
         """What :func:`save` writes, as stored (the context as its JSON text: nested changes count)."""
-        return self.model.step, self.model.status, JourneyRun.context.db_value(self.context)
+        return (self.model.journey, self.model.step, self.model.status,
+                JourneyRun.context.db_value(self.context))
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -116,7 +117,7 @@ def save(run: Run) -> None:
     model = run.model
     updated = (
         JourneyRun.update(
-            step=model.step, context=run.context, status=model.status,
+            journey=model.journey, step=model.step, context=run.context, status=model.status,
             version=JourneyRun.version + 1, updated_at=utcnow(),
         )
         .where((JourneyRun.id_hash == model.id_hash) & (JourneyRun.version == model.version))

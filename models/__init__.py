@@ -6,6 +6,7 @@ from models.journeys import JourneyResume, JourneyRun
 from models.oauth import AuthorizationCode, OAuthClient, SigningKey, Token, UserSession
 from models.otp import OtpCode
 from models.passkeys import PasskeyCredential
+from models.pins import EnrollmentOffer, PinCredential
 from models.users import LegacyLink, PasswordCredential, User
 
 ALL_MODELS = [
@@ -21,12 +22,16 @@ ALL_MODELS = [
     JourneyResume,
     AuditEvent,
     PasskeyCredential,
+    OtpCode,
+    PinCredential,
+    EnrollmentOffer,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "AuditEvent",
     "AuthorizationCode",
+    "EnrollmentOffer",
     "JourneyResume",
     "JourneyRun",
     "LegacyLink",
@@ -34,6 +39,7 @@ __all__ = [
     "OtpCode",
     "PasskeyCredential",
     "PasswordCredential",
+    "PinCredential",
     "SigningKey",
     "Token",
     "User",

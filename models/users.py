@@ -32,6 +32,7 @@ class User(UserMixin, BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     last_signin_at = peewee.DateTimeField(null=True)
+    signin_count = peewee.IntegerField(default=0)  # Ferry sign-ins completed (offer policies)
 
 
 class LegacyLink(BaseModel):

@@ -2,7 +2,10 @@
    A static file (the CSP allows no inline script). The form carries the options as JSON in
    data-webauthn-options; the answer goes back as JSON in the hidden "credential" field of the
    same form, posted like any other. Without WebAuthn the start button stays disabled and the
-   form's other buttons ("Not now") work as before. Only the browser's own API is used. */
+   form's other buttons ("Not now") work as before. Only the browser's own API is used.
+   data-webauthn-submit: the start button is the form's submit button (PIN pages): the fields
+   are checked, the device answers, then the form goes with both.
+   data-webauthn-conditional: also offer passkeys in the autofill of the identifier field. */
 (function () {
   "use strict";
 
@@ -62,22 +65,50 @@
     return JSON.stringify(json);
   }
 
+  function options(form) {
+    return JSON.parse(form.getAttribute("data-webauthn-options"));
+  }
+
+  function send(form, credential) {
+    form.querySelector("input[name=credential]").value = answer(credential);
+    form.submit();
+  }
+
+  // A pending autofill request (conditional mediation) must end before a modal one starts.
+  var pendingAutofill = null;
+
   function start(form, button, status) {
+    if (form.hasAttribute("data-webauthn-submit") && form.reportValidity && !form.reportValidity()) {
+      return;  // the PIN fields first: no device prompt for a form that cannot be accepted
+    }
+    if (pendingAutofill) { pendingAutofill.abort(); pendingAutofill = null; }
     var ceremony = form.getAttribute("data-webauthn");
-    var options = JSON.parse(form.getAttribute("data-webauthn-options"));
     button.disabled = true;
     status.textContent = "";
     var pending = ceremony === "create"
-      ? navigator.credentials.create(creationOptions(options))
-      : navigator.credentials.get(requestOptions(options));
-    pending.then(function (credential) {
-      form.querySelector("input[name=credential]").value = answer(credential);
-      form.submit();
-    }, function () {
-      // Cancelled, timed out, or no passkey here: nothing was sent; the user may try again.
+      ? navigator.credentials.create(creationOptions(options(form)))
+      : navigator.credentials.get(requestOptions(options(form)));
+    pending.then(function (credential) { send(form, credential); }, function () {
+      // Cancelled, timed out, or no key here: nothing was sent; the user may try again.
       button.disabled = false;
       status.textContent = form.getAttribute("data-webauthn-cancelled") ||
         "Nothing was changed. You can try again.";
+    });
+  }
+
+  // Passkeys offered in the identifier field's autofill, where the browser supports it.
+  function autofill(form) {
+    var check = window.PublicKeyCredential.isConditionalMediationAvailable;
+    if (!check) { return; }
+    check.call(window.PublicKeyCredential).then(function (available) {
+      if (!available) { return; }
+      pendingAutofill = new AbortController();
+      var request = requestOptions(options(form));
+      request.mediation = "conditional";
+      request.signal = pendingAutofill.signal;
+      navigator.credentials.get(request).then(function (credential) {
+        if (credential) { send(form, credential); }
+      }, function () { /* aborted, or dismissed: the form works as before */ });
     });
   }
 
@@ -87,9 +118,20 @@
     Array.prototype.forEach.call(forms, function (form) {
       var button = form.querySelector("[data-webauthn-start]");
       var status = form.querySelector("[data-webauthn-status]");
+      if (form.hasAttribute("data-webauthn-conditional")) { autofill(form); }
       if (!button) { return; }
       button.disabled = false;
-      button.addEventListener("click", function () { start(form, button, status); });
+      if (form.hasAttribute("data-webauthn-submit")) {
+        // The start button submits the form (Enter in a field too): the device answers first.
+        form.addEventListener("submit", function (event) {
+          var submitter = event.submitter;
+          if (submitter && submitter !== button) { return; }  // "Not now", "another way"
+          event.preventDefault();
+          start(form, button, status);
+        });
+      } else {
+        button.addEventListener("click", function () { start(form, button, status); });
+      }
     });
   }
 

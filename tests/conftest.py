@@ -128,6 +128,11 @@ def form_fields(body: str) -> dict[str, str]:
     return fields
 
 
+def is_offer(body: str) -> bool:
+    """The page offers a passkey or a PIN after a sign-in (``register_passkey``, ``register_pin``)."""
+    return 'data-webauthn="create"' in body and 'name="skip"' in body
+
+
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
@@ -163,12 +168,16 @@ class SignIn:
         self.page = self.client.get("/login")
         return self.page
 
-    def post(self, **data):
+    def post(self, *, decline_offers: bool = True, **data):
+        """Post the page's form with ``data``. A passkey or PIN offer that follows is answered
+        "Not now" (as most users do) unless ``decline_offers`` is false."""
         fields = form_fields(self.page.get_data(as_text=True)) if self.page else {}
         fields.update(data)
         response = self.client.post("/login", data=fields)
         if response.status_code == 200:
             self.page = response
+            if decline_offers and is_offer(response.get_data(as_text=True)):
+                return self.post(skip="1")
         return response
 
     def sign_in(self, identifier: str, password: str, **authorize):

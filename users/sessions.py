@@ -33,7 +33,7 @@ def sign_in(user: User, amr: list[str]) -> UserSession:
     )
     session[SESSION_KEY] = token
     session.permanent = True
-    User.update(last_signin_at=now).where(User.id == user.id).execute()
+    User.update(last_signin_at=now, signin_count=User.signin_count + 1).where(User.id == user.id).execute()
     g.ferry_session = record
     return record
 

@@ -44,6 +44,7 @@ class ValidationContext:
 
     connectors: dict[str, Any] = field(default_factory=dict)
     config: Any = None
+    journeys: set[str] = field(default_factory=set)  # names of every journey being loaded
 
 
 class Step:

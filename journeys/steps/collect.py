@@ -1,10 +1,14 @@
-"""``collect``: ask for an identifier and a password on one page.
+"""``collect``: ask for an identifier and a password on one page, and offer the other ways in.
 
 Settings: ``identifier`` (``email``, the default, or ``username``); ``providers``: redirect
-connectors offered as "Continue with <provider>" buttons. Outcomes: ``submitted`` (the
-normalised identifier goes to ``context["identifier"]``; the password stays in the request
-only) and ``federate`` (a provider button: ``context["federate_with"]``; must be routed, to a
-``federate`` step, when ``providers`` is set).
+connectors offered as "Continue with <provider>" buttons; ``passkeys``: offer passkeys, both in
+the identifier field's autofill (WebAuthn conditional mediation, where the browser has it) and
+as a "Sign in with a passkey" button; ``code``: an "E-mail me a code" button; ``pin``: a "Use
+my PIN" button. Outcomes: ``submitted`` (the normalised identifier goes to
+``context["identifier"]``; the password stays in the request only); ``federate`` (a provider
+button: ``context["federate_with"]``); ``passkey`` (a passkey was verified: the run knows the
+user); ``code`` and ``pin`` (the identifier is in the context). Each of the last four must be
+routed when its setting offers it.
 """
 
 from __future__ import annotations
@@ -12,20 +16,26 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
+import authenticators
 import connectors
 from connectors import RedirectConnector
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings, ValidationContext
+from journeys.steps.passkey_login import sign_in_with_passkey
 from users.identifiers import normalise
 
 
 class CollectSettings(StepSettings):
     identifier: Literal["email", "username"] = "email"
     providers: list[str] = []
+    passkeys: bool = False
+    code: bool = False
+    pin: bool = False
 
 
 def _strip(value: Any) -> Any:
@@ -36,6 +46,7 @@ def build_form(identifier: str, formdata: Any = None) -> StepForm:
     limit = current_app.config["MAX_FIELD_LENGTH"]
 
     class CollectForm(StepForm):
+        credential = HiddenField()  # a passkey's answer, from the autofill or the button
         password = PasswordField(
             _l("Password"),
             validators=[DataRequired(_l("Enter your password.")), Length(max=limit)],
@@ -67,26 +78,38 @@ class CollectStep(Step):
     type = "collect"
     Settings = CollectSettings
     settings: CollectSettings
-    outcomes = ("submitted", "federate")
-    optional_outcomes = {"federate": "submitted"}  # only reachable when providers are offered
+    outcomes = ("submitted", "federate", "passkey", "code", "pin")
+    # Each is only reachable when offered; check() insists on a route then.
+    optional_outcomes = {"federate": "submitted", "passkey": "submitted", "code": "submitted",
+                         "pin": "submitted"}
 
     def check(self, context: ValidationContext) -> list[str]:
         problems = []
         for name in self.settings.providers:
             if not isinstance(context.connectors.get(name), RedirectConnector):
                 problems.append(f"providers: {name!r} is not a redirect connector (oidc, saml)")
-        if self.settings.providers and "federate" not in self.settings.on:
-            problems.append("on: outcome 'federate' must be routed when providers are offered")
+        offered = {"federate": bool(self.settings.providers), "passkey": self.settings.passkeys,
+                   "code": self.settings.code, "pin": self.settings.pin}
+        for outcome, on in offered.items():
+            if on and outcome not in self.settings.on:
+                problems.append(f"on: outcome {outcome!r} must be routed when it is offered")
         return problems
 
     def providers(self) -> list[tuple[str, str]]:
         found = connectors.instances()
         return [(name, found[name].label) for name in self.settings.providers]
 
+    def _page(self, run, form) -> Result:
+        passkey_options = None
+        if self.settings.passkeys:
+            passkey_options = authenticators.get("passkey").authentication_options(run.context)
+        return self.render(run, form, providers=self.providers(), passkey_options=passkey_options,
+                           offer_code=self.settings.code, offer_pin=self.settings.pin)
+
     def enter(self, run) -> Result:
         form = build_form(self.settings.identifier, formdata=None)
         form.identifier.data = run.context.get("identifier", "")
-        return self.render(run, form, providers=self.providers())
+        return self._page(run, form)
 
     def submit(self, run, form_data) -> Result:
         chosen = form_data.get("federate")
@@ -95,11 +118,33 @@ class CollectStep(Step):
                 return self.enter(run)
             run.context["federate_with"] = chosen
             return Done("federate")
+        if form_data.get("credential") and self.settings.passkeys:
+            return self._passkey(run, form_data)
         form = build_form(self.settings.identifier, formdata=form_data)
+        alternative = form_data.get("alternative")
+        if alternative in ("code", "pin") and getattr(self.settings, alternative):
+            # Only the identifier matters for these; the password field may be empty.
+            form.validate()
+            form.password.errors = []
+            if any(form.errors.values()):
+                return self._page(run, form)
+            self._remember(run, form)
+            return Done(alternative)
         if not form.validate():
-            return self.render(run, form, providers=self.providers())
+            return self._page(run, form)
+        self._remember(run, form)
+        run.transient["password"] = form.password.data
+        return Done("submitted")
+
+    def _remember(self, run, form) -> None:
         run.context["identifier"] = normalise(self.settings.identifier, form.identifier.data)
         run.context["identifier_kind"] = self.settings.identifier
-        run.transient["password"] = form.password.data
         run.transient["typed_identifier"] = form.identifier.data
-        return Done("submitted")
+
+    def _passkey(self, run, form_data) -> Result:
+        if not StepForm(formdata=form_data).validate():
+            return self.enter(run)
+        if not sign_in_with_passkey(run, form_data["credential"]):
+            run.add_notice(_("That passkey didn't work. Try again, or use your password."))
+            return self.enter(run)
+        return Done("passkey")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import time
 import os
 import re
 import struct
@@ -209,13 +210,29 @@ def test_an_expired_challenge_is_refused(passkey_app, monkeypatch):
     assert audit(passkey_app, "signin.failed")[-1].details == {"reason": "passkey_expired"}
 
 
-def test_a_page_reloaded_replaces_the_challenge(passkey_app):
+def test_a_reloaded_page_keeps_its_pending_challenge_which_still_works_once(passkey_app):
+    """A reload writes nothing: it shows the challenge still pending, not a new one."""
     device = SoftAuthenticator()
     enrol(passkey_app, "alice@example.com", device)
     page = PasskeyPage(passkey_app.test_client())
-    stale = device.get(page.options)
+    before_reload = device.get(page.options)
+    first_challenge = page.options["challenge"]
     page.open()
+    assert page.options["challenge"] == first_challenge
+    assert signed_in(page.post(before_reload))
+
+
+def test_a_challenge_past_half_its_life_is_replaced_on_reload(passkey_app, monkeypatch):
+    device = SoftAuthenticator()
+    enrol(passkey_app, "alice@example.com", device)
+    page = PasskeyPage(passkey_app.test_client())
+    stale, first_challenge = device.get(page.options), page.options["challenge"]
+    now = time.time()
+    monkeypatch.setattr(passkey_module.time, "time", lambda: now + passkey_module.CEREMONY_TTL * 0.6)
+    page.open()
+    assert page.options["challenge"] != first_challenge
     assert refused(page.post(stale))
+    assert audit(passkey_app, "signin.failed")[-1].details == {"reason": "passkey_invalid_assertion"}
 
 
 def test_missing_user_verification_is_refused_when_required(passkey_app):
