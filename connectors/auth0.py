@@ -3,7 +3,9 @@
 Ferry posts the user's e-mail and password to ``https://{domain}/oauth/token`` with Auth0's own
 grant ``http://auth0.com/oauth/grant-type/password-realm`` and the connection as ``realm``, reads
 the profile from ``/userinfo``, and finishes Auth0's MFA with the ``mfa-otp`` grant when Auth0
-asks for it, so a user who had MFA at Auth0 is not migrated on a password alone.
+asks for it, so a user who had MFA at Auth0 is not migrated on a password alone. With
+``passwordless`` set it also signs users in with the one-time code Auth0 itself sends
+(``/passwordless/start``, then the ``passwordless/otp`` grant): see "Passwordless" below.
 
 Setup at Auth0 (Dashboard > Applications):
 
@@ -31,6 +33,9 @@ Settings (``[connectors.<name>]``, ``type = "auth0"``):
 * ``forward_user_ip`` (default false): send the end user's IP address in the
   ``auth0-forwarded-for`` header (needs a confidential client with *Trust Token Endpoint IP
   Header* on; Auth0 ignores the header otherwise).
+* ``passwordless`` (optional): ``email`` or ``sms``, the Auth0 passwordless connection whose
+  codes the ``legacy_code`` step asks for; ``otp_length`` (default 6) and ``otp_expiry``
+  (default 180 seconds): the same values as that connection's *OTP Length* and *OTP Expiry*.
 * ``mapping``, ``display_name``, ``connect_timeout``, ``read_timeout``, ``breaker_failures``,
   ``breaker_reset``, ``rate_limit``, ``send_identifier``: as every connector.
 
@@ -48,6 +53,24 @@ Outcomes (Auth0's documented error answers of ``/oauth/token``):
   unknown audience, or an Auth0 Action that denied the login), ``unauthorized_client`` (the
   grant is not enabled), ``invalid_client``, ``invalid_request``, a 5xx, a timeout or an answer
   that is not the expected JSON: *unavailable* (never the user's fault), logged for the operator.
+
+Passwordless (Auth0's own one-time codes). At Auth0: Authentication > Passwordless > *Email*
+(or *SMS*) on, enabled for Ferry's application, its *OTP Length* and *OTP Expiry* copied here;
+on the application, Grant Types > *Passwordless OTP*. With the connection's *Disable Sign Ups*
+off, Auth0 sends a code to any address and creates its user when the code is used. Auth0 limits
+``/passwordless/start`` per IP address: set ``forward_user_ip``. Answers:
+
+* ``/passwordless/start`` 200 (``{"_id", "email", "email_verified"}``): sent. ``bad.email``,
+  ``bad.phone_number`` and any undocumented error (Auth0's answer for an unknown user with
+  sign-ups off is not documented): no code for this address, shown exactly like a sent one.
+* The ``passwordless/otp`` grant's ``invalid_grant`` ("Wrong email or verification code.", also
+  for a used or expired code, or one killed after 3 wrong tries): wrong code.
+* ``too_many_attempts`` (429, brute-force protection): throttled.
+* ``bad.tenant``, ``bad.client_id``, ``bad.connection``, ``bad.authParams``, ``bad.request``,
+  ``unauthorized_client``, ``access_denied``, ``invalid_client``, ``invalid_request``: Auth0
+  refuses Ferry itself (logged at ERROR); those, ``sms_provider_error``, a 5xx, a timeout or
+  garbage are *unavailable*. ``too_many_requests`` too, but uncounted by the circuit breaker:
+  Auth0 counts it per (forwarded) IP, and one user's limit must not shut everyone out.
 """
 
 from __future__ import annotations
@@ -57,15 +80,18 @@ import re
 from typing import Any, ClassVar, Literal
 
 from flask import has_request_context, request
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectors.base import (
     AccountBlocked,
+    CodeThrottled,
     ConnectorSettings,
     ExternalIdentity,
     InvalidCredentials,
     LegacyUnavailable,
     MfaRequired,
+    PasswordlessConnector,
+    UserNotFound,
 )
 from connectors.ropc import RopcConnector, _http_url
 
@@ -73,8 +99,15 @@ log = logging.getLogger(__name__)
 
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105 (a grant type)
 MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
+PASSWORDLESS_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
+#: Documented /passwordless/start and token errors that mean Auth0 refuses Ferry itself.
+_REFUSES_FERRY = frozenset({
+    "bad.tenant", "bad.client_id", "bad.connection", "bad.authParams", "bad.request",
+    "unauthorized_client", "access_denied", "invalid_client", "invalid_request",
+})
 FORWARDED_FOR = "auth0-forwarded-for"
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 
 
 class Auth0Settings(ConnectorSettings):
@@ -87,6 +120,9 @@ class Auth0Settings(ConnectorSettings):
     audience: str | None = None
     scope: str = "openid profile email"
     forward_user_ip: bool = False
+    passwordless: Literal["email", "sms"] | None = None
+    otp_length: int = Field(6, ge=4, le=12)
+    otp_expiry: int = Field(180, ge=30, le=86400)
 
     _url = field_validator("base_url")(_http_url)
 
@@ -128,13 +164,17 @@ class Auth0Settings(ConnectorSettings):
     def authenticators_url(self) -> str:
         return f"{self.base}/mfa/authenticators"
 
+    @property
+    def passwordless_start_url(self) -> str:
+        return f"{self.base}/passwordless/start"
+
     subject_claim: ClassVar[str] = "sub"
     # The profile comes from /userinfo over TLS; an ID token in the answer is only compared.
     jwks_uri: ClassVar[None] = None
     issuer: ClassVar[None] = None
 
 
-class Auth0Connector(RopcConnector):
+class Auth0Connector(RopcConnector, PasswordlessConnector):
     type = "auth0"
     Settings = Auth0Settings
     settings: Auth0Settings
@@ -179,6 +219,8 @@ class Auth0Connector(RopcConnector):
             return body
         if form["grant_type"] == MFA_OTP:
             self.raise_for_mfa_error(response.status_code, body)
+        elif form["grant_type"] == PASSWORDLESS_OTP:
+            self.raise_for_code_error(response.status_code, body)
         else:
             self.raise_for_error(response.status_code, body)
         raise self.unavailable(f"token endpoint answered {response.status_code}")
@@ -227,6 +269,21 @@ class Auth0Connector(RopcConnector):
                                    outage=False)
         self._refused_ferry(status, error, description)
 
+    def raise_for_code_error(self, status: int, body: dict[str, Any]) -> None:
+        """Errors of the passwordless/otp grant: a wrong code is the user's to retry."""
+        error = body.get("error")
+        description = _text(body.get("error_description"))
+        if error in ("invalid_grant", "unauthorized") and "user is blocked" in description.lower():
+            raise AccountBlocked("locked")
+        if error == "invalid_grant":
+            raise InvalidCredentials()  # wrong, used, expired, or killed after 3 wrong tries
+        if error == "too_many_attempts":
+            raise CodeThrottled()
+        if error == "too_many_requests" or status == 429:
+            raise self.unavailable(f"Auth0 rate limit reached ({error!r}, HTTP {status})",
+                                   outage=False)
+        self._refused_ferry(status, error, description)
+
     def _refused_ferry(self, status: int, error: Any, description: str) -> None:
         log.error("connector %s: Auth0 refused Ferry itself (%s, %s: %s): check its settings",
                   self.name, status, error, description)
@@ -263,6 +320,61 @@ class Auth0Connector(RopcConnector):
             raise self.unavailable("/mfa/authenticators answered JSON that is not a list of objects")
         return listed
 
+    # -- passwordless: Auth0's own one-time codes --------------------------------------------
+    @property
+    def code_channel(self) -> str | None:
+        return self.settings.passwordless
+
+    @property
+    def code_digits(self) -> int:
+        return self.settings.otp_length
+
+    @property
+    def code_ttl(self) -> int:
+        return self.settings.otp_expiry
+
+    def send_code(self, identifier: str, channel: str) -> None:
+        settings = self.settings
+        body = {"client_id": settings.client_id, "connection": _channel(channel), "send": "code",
+                "email" if channel == "email" else "phone_number": identifier}
+        if settings.client_auth != "none":
+            # /passwordless/start takes the secret in the body only, whatever client_auth says.
+            body["client_secret"] = settings.client_secret or ""
+        headers = self.token_headers()
+        language = _language()
+        if language:
+            headers["x-request-language"] = language  # Auth0 picks the message's language
+        response = self.http.request("POST", settings.passwordless_start_url, json=body,
+                                     headers=headers)
+        if response.status_code >= 500:
+            raise self.unavailable(f"/passwordless/start answered {response.status_code}")
+        answer = self.http.json(response)
+        if response.status_code == 200:
+            if not isinstance(answer.get("_id"), str):
+                raise self.unavailable("/passwordless/start accepted without an _id")
+            return
+        error = answer.get("error")
+        description = _text(answer.get("error_description"))
+        if error == "too_many_attempts":
+            raise CodeThrottled()
+        if error == "too_many_requests" or response.status_code == 429:
+            raise self.unavailable(f"Auth0 rate limit reached at /passwordless/start ({error!r})",
+                                   outage=False)
+        if error == "sms_provider_error":
+            raise self.unavailable(f"Auth0 could not send the SMS: {description}")
+        if error in _REFUSES_FERRY or response.status_code in (401, 403):
+            self._refused_ferry(response.status_code, error, description)
+        # The address itself: malformed for Auth0, or unknown where sign-ups are off.
+        log.info("connector %s: Auth0 sends no code to this address (%s)", self.name, error)
+        raise UserNotFound()
+
+    def check_code(self, identifier: str, code: str, channel: str) -> ExternalIdentity:
+        form = {"grant_type": PASSWORDLESS_OTP, "realm": _channel(channel), "username": identifier,
+                "otp": code, "scope": self.settings.scope}
+        if self.settings.audience:
+            form["audience"] = self.settings.audience
+        return self.identity(self.request_token(form))
+
     # -- the profile ----------------------------------------------------------------------
     def identity(self, token: dict[str, Any]) -> ExternalIdentity:
         claims = self.claims_from_token(token)
@@ -279,3 +391,18 @@ class Auth0Connector(RopcConnector):
 
 def _text(value: Any) -> str:
     return value[:300] if isinstance(value, str) else ""
+
+
+def _channel(channel: str) -> str:
+    # Auth0's passwordless connections are named after their channel: "email" and "sms".
+    if channel not in ("email", "sms"):
+        raise ValueError(f"unknown passwordless channel {channel!r}")
+    return channel
+
+
+def _language() -> str | None:
+    """The user's preferred language (a plain tag such as ``fr-CA``), when a user is asking."""
+    if not has_request_context():
+        return None
+    best = request.accept_languages.best
+    return best if best and _LANGUAGE.match(best) else None

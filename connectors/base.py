@@ -12,6 +12,8 @@ one of the :class:`ConnectorError` family, and the journey step turns that into 
 * :class:`LegacyUnavailable`: the legacy IDP could not answer properly (timeout, refused
   connection, TLS failure, 5xx, garbage, or Ferry's own settings are wrong). Never the user's
   fault: nothing is counted against them and no local user is touched.
+* :class:`CodeThrottled`: the legacy IDP's own brute-force protection refuses more one-time
+  codes for this identifier for now (:class:`PasswordlessConnector` only).
 """
 
 from __future__ import annotations
@@ -246,6 +248,83 @@ class PasswordConnector(Connector):
         Return the identity on success; raise :class:`InvalidCredentials` when the legacy IDP
         refuses, :class:`LegacyUnavailable` when it cannot answer. ``identifier`` is already
         normalised. Never log ``password``.
+        """
+        raise NotImplementedError
+
+
+class CodeThrottled(ConnectorError):
+    """The legacy IDP refuses more codes or code guesses for this identifier for now."""
+
+
+class PasswordlessConnector(Connector):
+    """A legacy IDP that sends its own one-time codes and checks them (passwordless sign-in).
+
+    The legacy IDP delivers the code itself (its own e-mail or SMS); Ferry asks it to send one
+    and hands back what the user typed, getting the user's identity in exchange. A connector
+    type mixes this class in beside its main base class and says, from its settings, whether an
+    instance has the capability (:attr:`code_channel`). Journeys call the guarded entry points
+    (:meth:`request_code`, :meth:`redeem_code`), which pass the circuit breaker and the call
+    rate limit; connector types implement the hooks (:meth:`send_code`, :meth:`check_code`).
+
+    Example::
+
+        class AcmeConnector(RopcConnector, PasswordlessConnector):
+            type = "acme"
+
+            @property
+            def code_channel(self):
+                return self.settings.passwordless  # "email", "sms", or None: switched off
+
+            def send_code(self, identifier, channel):
+                answer = self.http.request("POST", self.settings.codes_url,
+                                           json={"to": identifier, "by": channel})
+                if answer.status_code == 404:
+                    raise UserNotFound()  # the journey reads exactly as if it were sent
+                ...
+
+            def check_code(self, identifier, code, channel):
+                ...
+                return ExternalIdentity(self.name, subject, claims)
+    """
+
+    @property
+    def code_channel(self) -> str | None:
+        """``email`` or ``sms`` when this instance sends codes; None when it does not."""
+        return None
+
+    @property
+    def code_digits(self) -> int:
+        """How many digits the legacy IDP's codes have (the form checks what users type)."""
+        return 6
+
+    @property
+    def code_ttl(self) -> int:
+        """Seconds a code lives at the legacy IDP (users are told)."""
+        return 300
+
+    def request_code(self, identifier: str, channel: str) -> None:
+        self.guard.call(self.send_code, identifier, channel)
+
+    def redeem_code(self, identifier: str, code: str, channel: str) -> ExternalIdentity:
+        return self.guard.call(self.check_code, identifier, code, channel)
+
+    def send_code(self, identifier: str, channel: str) -> None:
+        """Ask the legacy IDP to send a code to ``identifier`` (an e-mail address for ``email``,
+        an E.164 phone number for ``sms``); return once it has accepted.
+
+        Raise :class:`UserNotFound` when it will not send to this identifier (an unknown user
+        where sign-ups are off, an address it rejects): the journey then reads exactly as if a
+        code had gone out. Raise :class:`CodeThrottled` for its brute-force protection and
+        :class:`LegacyUnavailable` when it cannot answer or refuses Ferry itself.
+        """
+        raise NotImplementedError
+
+    def check_code(self, identifier: str, code: str, channel: str) -> ExternalIdentity:
+        """Exchange the code the user typed for their identity at the legacy IDP.
+
+        Raise :class:`InvalidCredentials` for a wrong, used or expired code (legacy IDPs rarely
+        tell them apart), :class:`CodeThrottled`, :class:`AccountBlocked`, or
+        :class:`LegacyUnavailable`. Never log ``code``.
         """
         raise NotImplementedError
 

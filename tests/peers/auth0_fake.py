@@ -7,6 +7,10 @@ served by werkzeug in a thread) implements the part of it Ferry uses, as Auth0 d
   (``username``, ``password``, ``realm``, ``scope``, optional ``audience``; client
   authentication by ``client_secret`` in the body or HTTP Basic) and with
   ``grant_type=http://auth0.com/oauth/grant-type/mfa-otp`` (``mfa_token``, ``otp``);
+* ``POST /passwordless/start`` (JSON: ``client_id``, ``client_secret``, ``connection`` ``email``
+  or ``sms``, ``email`` or ``phone_number``, ``send: "code"``, optional ``authParams``) and the
+  ``http://auth0.com/oauth/grant-type/passwordless/otp`` grant (``username``, ``otp``,
+  ``realm``, ``scope``): Auth0's own one-time codes, which the fake "sends" into :attr:`sent`;
 * ``GET /userinfo`` with the access token; ``GET /mfa/authenticators`` with the MFA token;
 * ``GET /.well-known/jwks.json`` (ID tokens are RS256-signed, ``iss`` is ``{base}/``).
 
@@ -30,6 +34,20 @@ grant type not enabled for the client              403   unauthorized_client, "G
 unknown audience                                   403   access_denied, "Service not found: ..."
 connection (realm) not enabled for the client      400   invalid_request
 tenant rate limit (``rate_limited = True``)        429   too_many_requests, + x-ratelimit-* headers
+/passwordless/start accepted                       200   {"_id", "email", "email_verified": false}
+  connection missing / unknown / off for client    400   bad.connection, "Connection does not
+                                                         exist" / "Connection is disabled"
+  a database connection named                      400   bad.connection, "Invalid connection
+                                                         strategy. It must either be a ..."
+  malformed e-mail / phone number                  400   bad.email / bad.phone_number
+  a property Auth0 does not take                   400   bad.request, "the following properties
+                                                         are not allowed: ..."
+  unknown user, connection's sign-ups off          400   signup_disabled (approximation, below)
+  wrong or missing client secret                   401   access_denied, "Unauthorized"
+passwordless/otp: wrong, used or expired code      403   invalid_grant, "Wrong email or
+                                                         verification code." (sms: "Wrong phone
+                                                         number or verification code.")
+  brute-force protection (per user and IP)         429   too_many_attempts
 =================================================  ====  =========================================
 
 Sources: Auth0's docs (password-realm request, ``mfa_required`` and the mfa-otp grant, MFA
@@ -44,6 +62,16 @@ address, or the ``auth0-forwarded-for`` header's when the client is confidential
 (Auth0's "Trust Token Endpoint IP Header"). One-time codes are RFC 6238 TOTP (SHA-1, 30 s, 6 digits,
 one step of drift either way, each code usable once), checked by :func:`totp` below.
 
+Passwordless codes follow Auth0's documented rules: ``otp_length`` digits, valid ``otp_expiry``
+seconds (Auth0's default: 180), only the last code sent is accepted, a used code is gone, and
+3 wrong tries kill a code (then even the right one gets ``invalid_grant``). With sign-ups on
+(the default) a code goes to any address and the user is created in the passwordless
+connection (``email|...``) when the code is first used, as Auth0 does. What Auth0 answers for
+an unknown address when the connection's *Disable Sign Ups* is on is not documented: the fake's
+``signup_disabled`` is an approximation, and Ferry treats every undocumented refusal alike (no
+code for that address), so nothing depends on its name. Wrong codes count towards the same
+per-user-and-IP brute-force limit as wrong passwords.
+
 For the failures no real Auth0 produces on demand, ``faults[path] = Fault(...)`` makes a path
 answer 5xx, HTML or hang; :meth:`Auth0Fake.stopped` is an outage (connections refused).
 """
@@ -54,6 +82,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -69,12 +98,19 @@ from tests.peers.loopback import LoopbackServer
 
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
 MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
+PASSWORDLESS_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_CONNECTION = "Username-Password-Authentication"
 BLOCKED_AFTER_ATTEMPTS = ("Your account has been blocked after multiple consecutive login "
                           "attempts. We've sent you an email with instructions on how to unblock it.")
 LEAKED = ("This login attempt has been blocked because the password you're using was previously "
           "disclosed through a data breach (not in this application).")
 MFA_TOKEN_LIFETIME = 600  # seconds (Auth0: 10 minutes, not configurable)
+CODE_TRIES = 3  # Auth0: "Only three failed attempts to input the OTP are allowed"
+WRONG_CODE = {"email": "Wrong email or verification code.",
+              "sms": "Wrong phone number or verification code."}
+START_PROPERTIES = {"client_id", "client_secret", "connection", "email", "phone_number", "send",
+                    "authParams"}
+PHONE = re.compile(r"^\+[0-9]{1,15}$")
 HANG_LIMIT = 30.0
 
 
@@ -120,12 +156,59 @@ class Auth0User:
 
 
 @dataclass
+class PasswordlessUser:
+    """A user of a passwordless connection (``email`` or ``sms``), keyed by address."""
+
+    address: str  # the e-mail address (lower-case) or E.164 phone number
+    user_id: str  # "email|..." or "sms|..."
+    connection: str = "email"
+    given_name: str | None = None
+    family_name: str | None = None
+
+    def profile(self, scope: set[str]) -> dict[str, Any]:
+        claims: dict[str, Any] = {"sub": self.user_id}
+        if "profile" in scope:
+            claims.update(name=self.address, nickname=self.address.split("@")[0],
+                          picture="https://s.gravatar.com/avatar/1.png",
+                          updated_at="2024-05-02T10:00:00.000Z")
+            if self.given_name:
+                claims.update(given_name=self.given_name, family_name=self.family_name)
+        if "email" in scope and self.connection == "email":
+            claims.update(email=self.address, email_verified=True)  # the code proved it
+        if "phone" in scope and self.connection == "sms":
+            claims.update(phone_number=self.address, phone_number_verified=True)
+        return claims
+
+
+@dataclass
+class PasswordlessConnection:
+    """Authentication > Passwordless > Email or SMS, as configured in the dashboard."""
+
+    name: str
+    enabled: bool = True
+    disable_signup: bool = False
+    otp_length: int = 6
+    otp_expiry: int = 180  # seconds
+
+
+@dataclass(frozen=True)
+class SentCode:
+    """A code the fake "sent" (by e-mail or SMS), for the test to read like a user would."""
+
+    connection: str
+    to: str
+    code: str
+    language: str | None
+
+
+@dataclass
 class Auth0Client:
     client_id: str
     client_secret: str | None
     auth_method: str = "client_secret_post"  # or client_secret_basic, none
-    grant_types: set[str] = field(default_factory=lambda: {PASSWORD_REALM, MFA_OTP})
-    connections: set[str] = field(default_factory=lambda: {DEFAULT_CONNECTION})
+    grant_types: set[str] = field(default_factory=lambda: {PASSWORD_REALM, MFA_OTP,
+                                                           PASSWORDLESS_OTP})
+    connections: set[str] = field(default_factory=lambda: {DEFAULT_CONNECTION, "email", "sms"})
     trust_ip_header: bool = False
 
 
@@ -163,9 +246,13 @@ class Auth0Fake(LoopbackServer):
         self.rate_limited = False
         self.seen: list[Seen] = []
         self.failures: Counter[tuple[str, str | None]] = Counter()
-        self._access_tokens: dict[str, tuple[str, set[str]]] = {}
+        self._access_tokens: dict[str, tuple[Auth0User | PasswordlessUser, set[str]]] = {}
         self._mfa_tokens: dict[str, dict[str, Any]] = {}
         self._used_codes: set[tuple[str, str]] = set()
+        self.passwordless = {name: PasswordlessConnection(name) for name in ("email", "sms")}
+        self.passwordless_users: dict[tuple[str, str], PasswordlessUser] = {}
+        self.sent: list[SentCode] = []
+        self._codes: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._init_loopback()
         self.app = self._build_app()
@@ -186,10 +273,30 @@ class Auth0Fake(LoopbackServer):
                       other_factors=("oob",)),
         ):
             self.add_user(user)
+        # Alice also signed in with e-mail codes before (a separate Auth0 user, not linked).
+        self.add_passwordless_user(PasswordlessUser(
+            "alice@example.com", "email|65f0c1a2b3d4e5f601234567", given_name="Alice",
+            family_name="Liddell"))
+        self.add_passwordless_user(PasswordlessUser("+15555550100", "sms|65f0c1a2b3d4e5f6012345ff",
+                                                    connection="sms"))
 
     def add_user(self, user: Auth0User) -> Auth0User:
         self.users[user.email.lower()] = user
         return user
+
+    def add_passwordless_user(self, user: PasswordlessUser) -> PasswordlessUser:
+        self.passwordless_users[(user.connection, user.address)] = user
+        return user
+
+    def last_code(self, to: str) -> str:
+        """The last code "sent" to an address, as the user would read it in their mailbox."""
+        with self._lock:
+            return next(s.code for s in reversed(self.sent) if s.to == to.lower())
+
+    def expire_codes(self) -> None:
+        with self._lock:
+            for pending in self._codes.values():
+                pending["expires"] = 0
 
     def add_client(self, client: Auth0Client) -> Auth0Client:
         self.clients[client.client_id] = client
@@ -220,6 +327,7 @@ class Auth0Fake(LoopbackServer):
             return Response(fault.body, fault.status, content_type=fault.content_type)
 
         app.post("/oauth/token")(self._token)
+        app.post("/passwordless/start")(self._passwordless_start)
         app.get("/userinfo")(self._userinfo)
         app.get("/mfa/authenticators")(self._authenticators)
         app.get("/.well-known/jwks.json")(
@@ -237,12 +345,14 @@ class Auth0Fake(LoopbackServer):
         if client is None:
             return error(401, "access_denied", "Unauthorized")
         grant = form.get("grant_type")
-        if grant not in (PASSWORD_REALM, MFA_OTP):
+        if grant not in (PASSWORD_REALM, MFA_OTP, PASSWORDLESS_OTP):
             return error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
         if grant not in client.grant_types:
             return error(403, "unauthorized_client", f"Grant type '{grant}' not allowed for the client.")
         if grant == MFA_OTP:
             return self._mfa_otp(client, form)
+        if grant == PASSWORDLESS_OTP:
+            return self._passwordless_otp(client, form)
         return self._password_realm(client, form)
 
     def _authenticated_client(self, form: dict[str, str]) -> Auth0Client | None:
@@ -270,9 +380,7 @@ class Auth0Fake(LoopbackServer):
         audience = form.get("audience")
         if audience and audience not in self.audiences:
             return error(403, "access_denied", f"Service not found: {audience}")
-        address = request.remote_addr
-        if client.trust_ip_header and client.auth_method != "none":
-            address = request.headers.get("auth0-forwarded-for", address)
+        address = self._user_address(client)
         email = form["username"].strip().lower()  # database connections compare e-mails lower-case
         user = self.users.get(email)
         key = (email, address)
@@ -300,6 +408,13 @@ class Auth0Fake(LoopbackServer):
                          mfa_token=mfa_token)
         return self._tokens(client, user, scope, audience)
 
+    def _user_address(self, client: Auth0Client) -> str | None:
+        """The IP address brute-force protection counts: the forwarded one if trusted."""
+        address = request.remote_addr
+        if client.trust_ip_header and client.auth_method != "none":
+            address = request.headers.get("auth0-forwarded-for", address)
+        return address
+
     def _mfa_otp(self, client: Auth0Client, form: dict[str, str]):
         with self._lock:
             pending = self._mfa_tokens.get(form.get("mfa_token", ""))
@@ -321,15 +436,116 @@ class Auth0Fake(LoopbackServer):
             del self._mfa_tokens[form["mfa_token"]]
         return self._tokens(client, user, pending["scope"], pending["audience"])
 
+    # -- passwordless -----------------------------------------------------------------------
+    def _passwordless_start(self):
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return error(400, "bad.request", "the request body must be a JSON object")
+        if self.rate_limited:
+            return error(429, "too_many_requests", "Global limit has been reached")
+        extra = sorted(set(body) - START_PROPERTIES)
+        if extra:
+            return error(400, "bad.request",
+                         f"the following properties are not allowed: {', '.join(extra)}")
+        if not body.get("client_id"):
+            return error(400, "bad.client_id", "Missing required property: client_id")
+        client = self.clients.get(body["client_id"])
+        # The secret travels in the body here, whatever the token endpoint's method.
+        if client is None or (client.auth_method != "none" and not hmac.compare_digest(
+                str(body.get("client_secret", "")), client.client_secret or "")):
+            return error(401, "access_denied", "Unauthorized")
+        name = body.get("connection")
+        if not name:
+            return error(400, "bad.connection", "Missing required property: connection")
+        if name == DEFAULT_CONNECTION:
+            return error(400, "bad.connection", "Invalid connection strategy. It must either be "
+                         "a passwordless connection")
+        connection = self.passwordless.get(name)
+        if connection is None:
+            return error(400, "bad.connection", "Connection does not exist")
+        if not connection.enabled or name not in client.connections:
+            return error(400, "bad.connection", "Connection is disabled")
+        if "authParams" in body and not isinstance(body["authParams"], dict):
+            return error(400, "bad.authParams",
+                         "error in authParams - invalid type: string (expected object)")
+        if body.get("send", "link") != "code":
+            return error(400, "bad.request", "this fake sends codes only (send: \"code\")")
+        if name == "email":
+            address = str(body.get("email", "")).strip().lower()
+            if not address:
+                return error(400, "bad.email", "Missing required property: email")
+            if address.count("@") != 1 or "." not in address.partition("@")[2]:
+                return error(400, "bad.email", "Invalid email")
+        else:
+            address = str(body.get("phone_number", ""))
+            if not address:
+                return error(400, "bad.phone_number", "Missing required property: phone_number")
+            if not PHONE.match(address):
+                return error(400, "bad.phone_number", f"String does not match pattern: {PHONE.pattern}")
+        user = self.passwordless_users.get((name, address))
+        with self._lock:
+            if self.failures[(f"{name}:{address}", self._user_address(client))] >= \
+                    self.brute_force_limit:
+                return error(429, "too_many_attempts", BLOCKED_AFTER_ATTEMPTS)
+        if user is None and connection.disable_signup:
+            return error(400, "signup_disabled", "Public signup is disabled")
+        code = f"{secrets.randbelow(10**connection.otp_length):0{connection.otp_length}d}"
+        with self._lock:
+            # Only the last code sent is accepted; its wrong tries start from zero.
+            self._codes[(name, address)] = {"code": code, "client": client.client_id, "wrong": 0,
+                                            "expires": time.time() + connection.otp_expiry}
+            self.sent.append(SentCode(name, address, code,
+                                      request.headers.get("x-request-language")))
+        answer_id = user.user_id.partition("|")[2] if user else secrets.token_hex(12)
+        if name == "email":
+            return jsonify({"_id": answer_id, "email": address, "email_verified": False})
+        return jsonify({"_id": answer_id, "phone_number": address, "phone_verified": False,
+                        "request_language": None})
+
+    def _passwordless_otp(self, client: Auth0Client, form: dict[str, str]):
+        for name in ("username", "otp", "realm"):
+            if not form.get(name):
+                return error(400, "invalid_request", f"Missing required parameter: {name}")
+        realm = form["realm"]
+        connection = self.passwordless.get(realm)
+        if connection is None:
+            return error(400, "invalid_request", "the connection was not found")
+        if not connection.enabled or realm not in client.connections:
+            return error(400, "invalid_request", "the connection was disabled")
+        address = form["username"].strip()
+        address = address.lower() if realm == "email" else address
+        key, counted = (realm, address), (f"{realm}:{address}", self._user_address(client))
+        with self._lock:
+            if self.failures[counted] >= self.brute_force_limit:
+                return error(429, "too_many_attempts", BLOCKED_AFTER_ATTEMPTS)
+            pending = self._codes.get(key)
+            live = (pending is not None and pending["client"] == client.client_id
+                    and pending["expires"] >= time.time())
+            if not live or not hmac.compare_digest(form["otp"], pending["code"]):
+                self.failures[counted] += 1
+                if live:
+                    pending["wrong"] += 1
+                    if pending["wrong"] >= CODE_TRIES:
+                        del self._codes[key]  # a new code must be requested
+                return error(403, "invalid_grant", WRONG_CODE[realm])
+            del self._codes[key]  # single use
+            self.failures.pop(counted, None)
+            user = self.passwordless_users.get(key)
+            if user is None:  # sign-up: the user is created when the code is first used
+                user = self.add_passwordless_user(
+                    PasswordlessUser(address, f"{realm}|{secrets.token_hex(12)}", realm))
+        return self._tokens(client, user, set(form.get("scope", "").split()), form.get("audience"))
+
     def expire_mfa_tokens(self) -> None:
         with self._lock:
             for pending in self._mfa_tokens.values():
                 pending["expires"] = 0
 
-    def _tokens(self, client: Auth0Client, user: Auth0User, scope: set[str], audience: str | None):
+    def _tokens(self, client: Auth0Client, user: Auth0User | PasswordlessUser, scope: set[str],
+                audience: str | None):
         access_token = secrets.token_urlsafe(24)
         with self._lock:
-            self._access_tokens[access_token] = (user.email.lower(), scope)
+            self._access_tokens[access_token] = (user, scope)
         body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
                                 "expires_in": 86400, "scope": " ".join(sorted(scope))}
         if "openid" in scope:
@@ -349,8 +565,8 @@ class Auth0Fake(LoopbackServer):
             granted = self._access_tokens.get(self._bearer())
         if granted is None or "openid" not in granted[1]:
             return Response("Unauthorized", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        email, scope = granted
-        return jsonify(self.users[email].profile(scope))
+        user, scope = granted
+        return jsonify(user.profile(scope))
 
     def _authenticators(self):
         with self._lock:
