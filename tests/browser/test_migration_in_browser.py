@@ -34,11 +34,21 @@ def open_ferry_sign_in(page: Page, servers) -> None:
     expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
 
 
-def submit_credentials(page: Page, email: str | None, password: str) -> None:
+#: The heading of the passkey (or PIN) offer that follows a password sign-in.
+OFFER = "Sign in faster next time"
+
+
+def submit_credentials(page: Page, email: str | None, password: str, *,
+                       decline_offer: bool = True) -> None:
+    """Fill the sign-in form and press "Sign in"; answer "Not now" to an offer that follows,
+    as most users do, unless ``decline_offer`` is false."""
     if email is not None:
         page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in", exact=True).click()
+    if decline_offer and page.get_by_role("heading", level=1, name=OFFER).count():
+        page.get_by_role("button", name="Not now").click()
 
 
 def expect_signed_in_to_demo_app(page: Page, servers, email: str) -> str:

@@ -1,11 +1,10 @@
 """Passkeys end to end in Chromium, with a CDP virtual authenticator (ctap2, internal, resident
 keys, user verification).
 
-Alice migrates through the sign-in journey against the real password-grant peer; the deployment
-opts in to the passkey offer after a first migration (``create.on.created = "passkey"``). She
-creates a passkey on the offered page, signs out, and signs in again through the
-``passkey-sign-in`` journey (Ferry's default journey here, opened directly) without typing a
-password.
+Alice migrates through the shipped sign-in journey against the real password-grant peer and is
+offered a passkey or a PIN right away. With a passkey she signs in again from the sign-in page
+(its button, or the e-mail field's autofill) or through the ``passkey-sign-in`` journey (Ferry's
+default journey here, opened directly); with a PIN she signs in on this device only.
 """
 
 from __future__ import annotations
@@ -17,10 +16,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from demo import client_app
-from models import PasskeyCredential, User, UserSession, db
+from models import PasskeyCredential, PinCredential, User, UserSession, db
 from tests.browser.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ServedApp, Servers
 from tests.browser.test_migration_in_browser import (
     ALICE,
+    OFFER,
     expect_signed_in_to_demo_app,
     open_ferry_sign_in,
     submit_credentials,
@@ -29,27 +29,17 @@ from tests.conftest import deployment, ropc_connector
 
 pytestmark = pytest.mark.browser
 
-OFFER = "Sign in faster next time"
-
-#: The opt-in: after a first migration, offer a passkey before going back to the app.
-PASSKEY_OFFER = {
-    "sign-in": {
-        "steps": {
-            "create": {"on": {"created": "passkey"}},
-            "passkey": {"type": "register_passkey", "on": {"registered": "done", "skipped": "done"}},
-        }
-    }
-}
+PIN = "482915"
 
 
 @pytest.fixture
 def servers(make_app, legacy_idp, monkeypatch) -> Iterator[Servers]:
-    """Like the browser conftest's, with the passkey offer and ``passkey-sign-in`` as default."""
+    """Like the browser conftest's, with ``passkey-sign-in`` as Ferry's own default journey."""
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
     monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
     ferry, demo = ServedApp("ferry"), ServedApp("demo-app")
     try:
-        tables = deployment({"legacy": ropc_connector(legacy_idp)}, journeys=PASSKEY_OFFER)
+        tables = deployment({"legacy": ropc_connector(legacy_idp)})
         tables["apps"][DEMO_CLIENT_ID] = {
             "name": "Demo app", "client_secret": DEMO_CLIENT_SECRET, "journey": "sign-in",
             "redirect_uris": [f"{demo.url}/callback"],
@@ -93,7 +83,7 @@ def test_migrate_create_a_passkey_then_sign_in_with_it_and_no_password(
     page: Page, servers, authenticator, screenshot
 ):
     open_ferry_sign_in(page, servers)
-    submit_credentials(page, ALICE, servers.legacy.users[ALICE])
+    submit_credentials(page, ALICE, servers.legacy.users[ALICE], decline_offer=False)
 
     # The first migration is followed by the offer.
     expect(page.get_by_role("heading", level=1, name=OFFER)).to_be_visible()
@@ -135,7 +125,7 @@ def test_without_javascript_the_offer_can_still_be_skipped(browser: Browser, ser
     try:
         page = context.new_page()
         open_ferry_sign_in(page, servers)
-        submit_credentials(page, ALICE, servers.legacy.users[ALICE])
+        submit_credentials(page, ALICE, servers.legacy.users[ALICE], decline_offer=False)
         expect(page.get_by_role("heading", level=1, name=OFFER)).to_be_visible()
         expect(page.get_by_role("button", name="Create a passkey")).to_be_disabled()
         page.get_by_role("button", name="Not now").click()
@@ -152,10 +142,137 @@ def test_a_refused_prompt_changes_nothing_and_the_offer_can_be_skipped(
     # The device does not verify the user: Chromium refuses, as when the user cancels.
     authenticator.fail_user_verification()
     open_ferry_sign_in(page, servers)
-    submit_credentials(page, ALICE, servers.legacy.users[ALICE])
+    submit_credentials(page, ALICE, servers.legacy.users[ALICE], decline_offer=False)
     page.get_by_role("button", name="Create a passkey").click()
     expect(page.get_by_role("status")).to_have_text(re.compile("Nothing was changed"), timeout=15000)
     expect(page.get_by_role("button", name="Create a passkey")).to_be_enabled()
     page.get_by_role("button", name="Not now").click()
     expect_signed_in_to_demo_app(page, servers, ALICE)
     assert authenticator.credentials() == []
+
+
+def migrate_with_a_passkey(page: Page, servers) -> str:
+    """Alice's first sign-in, with the offered passkey created; then she signs out."""
+    open_ferry_sign_in(page, servers)
+    submit_credentials(page, ALICE, servers.legacy.users[ALICE], decline_offer=False)
+    page.get_by_role("button", name="Create a passkey").click()
+    sub = expect_signed_in_to_demo_app(page, servers, ALICE)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    return sub
+
+
+def amr_of_sessions(servers, sub: str) -> list[list[str]]:
+    with servers.ferry_app.app_context(), db.connection_context():
+        sessions = UserSession.select().where(UserSession.user == sub).order_by(UserSession.created_at)
+        return [s.amr for s in sessions]
+
+
+#: A browser without conditional mediation (passkey autofill): only the button asks for one.
+NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
+
+
+def test_the_sign_in_pages_passkey_button(page: Page, servers, authenticator, screenshot):
+    sub = migrate_with_a_passkey(page, servers)
+    page.add_init_script(NO_AUTOFILL)
+    open_ferry_sign_in(page, servers)
+    screenshot("sign-in-page-with-every-way")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    assert expect_signed_in_to_demo_app(page, servers, ALICE) == sub
+    assert amr_of_sessions(servers, sub)[-1] == ["hwk", "user", "mfa"]
+
+
+def test_a_passkey_offered_in_the_e_mail_fields_autofill(page: Page, servers, authenticator):
+    """Conditional mediation: the page asks for passkeys as soon as it loads, without a prompt.
+    Chromium's virtual authenticator answers such a request by itself (headless, there is no
+    autofill menu to pick from), so the page signs in on its own; a real user picks first."""
+    sub = migrate_with_a_passkey(page, servers)
+    assert page.evaluate("PublicKeyCredential.isConditionalMediationAvailable()") is True
+    page.get_by_role("link", name="Sign in").click()
+    assert expect_signed_in_to_demo_app(page, servers, ALICE) == sub
+    assert amr_of_sessions(servers, sub)[-1] == ["hwk", "user", "mfa"]
+
+
+def test_without_a_passkey_the_autofill_request_stays_quiet(page: Page, servers, authenticator):
+    """No passkey on the device: the pending autofill request must not disturb the password form."""
+    open_ferry_sign_in(page, servers)
+    expect(page.get_by_role("status")).to_have_text("")
+    submit_credentials(page, ALICE, servers.legacy.users[ALICE])
+    expect_signed_in_to_demo_app(page, servers, ALICE)
+
+
+def set_a_pin(page: Page, servers, screenshot=None) -> str:
+    open_ferry_sign_in(page, servers)
+    submit_credentials(page, ALICE, servers.legacy.users[ALICE], decline_offer=False)
+    page.get_by_role("button", name="Use a PIN on this device instead").click()
+    expect(page.get_by_role("heading", level=1, name="Set a PIN for this device")).to_be_visible()
+    page.get_by_label("New PIN").fill("123456")
+    page.get_by_label("Type the PIN again").fill("123456")
+    page.get_by_role("button", name="Set PIN").click()
+    expect(page.get_by_text("Don't use a run like 123456")).to_be_visible()
+    if screenshot:
+        screenshot("pin-refused-run")
+    page.get_by_label("New PIN").fill(PIN)
+    page.get_by_label("Type the PIN again").fill(PIN)
+    page.get_by_role("button", name="Set PIN").click()
+    sub = expect_signed_in_to_demo_app(page, servers, ALICE)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    return sub
+
+
+def open_pin_page(page: Page, servers) -> None:
+    open_ferry_sign_in(page, servers)
+    page.get_by_label("E-mail address").fill(ALICE)
+    page.get_by_role("button", name="Use my PIN on this device").click()
+    expect(page.get_by_role("heading", level=1, name="Enter your PIN")).to_be_visible()
+
+
+def test_set_a_pin_then_sign_in_with_this_device_and_the_pin(page: Page, servers, authenticator,
+                                                             screenshot):
+    sub = set_a_pin(page, servers, screenshot)
+    # The refused first try (123456) left a key on the device that Ferry never stored: it is
+    # not discoverable and never named in allowCredentials, so nothing can use it.
+    held = authenticator.credentials()
+    assert [c["isResidentCredential"] for c in held] == [False, False]  # device-bound keys
+    with servers.ferry_app.app_context(), db.connection_context():
+        stored = PinCredential.get(PinCredential.user == sub)
+        assert stored.pin_hash.startswith("$argon2id$")
+    assert stored.credential_id in [c["credentialId"].rstrip("=").replace("+", "-").replace("/", "_")
+                                    for c in held]
+
+    open_pin_page(page, servers)
+    screenshot("pin-sign-in")
+    page.get_by_label("PIN").fill("000001")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_text("That PIN is not right. 9 tries left")).to_be_visible()
+    page.get_by_label("PIN").fill(PIN)
+    page.get_by_label("PIN").press("Enter")  # Enter runs the device ceremony too
+    assert expect_signed_in_to_demo_app(page, servers, ALICE) == sub
+    assert amr_of_sessions(servers, sub)[-1] == ["hwk", "pin", "mfa"]
+    with servers.ferry_app.app_context(), db.connection_context():
+        assert PinCredential.get(PinCredential.user == sub).failed_attempts == 0
+
+
+def test_the_pin_does_not_work_on_another_device(browser: Browser, page: Page, servers,
+                                                  authenticator, screenshot):
+    set_a_pin(page, servers)
+    other = browser.new_context(viewport={"width": 1024, "height": 720})
+    other.set_default_timeout(5000)
+    try:
+        laptop = other.new_page()
+        VirtualAuthenticator(laptop)  # a device of its own, without Alice's PIN key
+        open_pin_page(laptop, servers)
+        laptop.get_by_label("PIN").fill(PIN)
+        laptop.get_by_role("button", name="Sign in", exact=True).click()
+        expect(laptop.get_by_role("status")).to_have_text(
+            re.compile("This device has no PIN for that account"), timeout=20000)
+        screenshot_other = laptop.screenshot(full_page=True)
+        assert screenshot_other
+        laptop.get_by_role("button", name="Sign in another way").click()
+        expect(laptop.get_by_label("Password")).to_be_visible()
+    finally:
+        other.close()
+    with servers.ferry_app.app_context(), db.connection_context():
+        assert PinCredential.get().failed_attempts == 0
+        assert UserSession.select().count() == 1  # the sign-in that set the PIN, nothing else
