@@ -1,4 +1,4 @@
-"""The signed-in user's own page (their passkeys), and signing out of Ferry."""
+"""The signed-in user's own page (their passkeys and device PINs), and signing out of Ferry."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def home():
     return render_template(
         "account.html", user=user, form=SignOutForm(),
         passkeys=credentials.passkeys(user) if user else [], rename_form=RenameForm(),
+        pins=credentials.pins(user) if user else [],
     )
 
 
@@ -66,6 +67,22 @@ def remove_passkey(passkey_id: int):
         return redirect(url_for("account.home"), code=303)
     record("passkey.removed", user_id=user.id, passkey=passkey_id)
     flash(_("The passkey was removed."))
+    return redirect(url_for("account.home"), code=303)
+
+
+@bp.post("/pins/<int:pin_id>/remove")
+def remove_pin(pin_id: int):
+    user = _signed_in_user()
+    if not SignOutForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    try:
+        if not credentials.remove_pin(user, pin_id):
+            abort(404)
+    except credentials.LastSignInMethod:
+        flash(_("This PIN is your only way to sign in, so it stays. Add another way first."))
+        return redirect(url_for("account.home"), code=303)
+    record("pin.removed", user_id=user.id, pin=pin_id)
+    flash(_("The PIN was removed from that device."))
     return redirect(url_for("account.home"), code=303)
 
 

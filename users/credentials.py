@@ -1,14 +1,16 @@
-"""A user's own sign-in methods: listing, renaming and removing passkeys, never the last method.
+"""A user's own sign-in methods: listing, renaming and removing passkeys, removing device PINs,
+never the last method.
 
-A method is a local password, a passkey, or a link to a redirect IdP (OIDC, SAML) the user can
-"continue with". Removing the only one left would lock the user out, so it is refused.
+A method is a local password, a passkey, a PIN that is not turned off, or a link to a redirect
+IdP (OIDC, SAML) the user can "continue with". Removing the only one left would lock the user
+out, so it is refused.
 """
 
 from __future__ import annotations
 
 import connectors
 from connectors import RedirectConnector
-from models import LegacyLink, PasskeyCredential, PasswordCredential, User, db
+from models import LegacyLink, PasskeyCredential, PasswordCredential, PinCredential, User, db
 
 
 class LastSignInMethod(Exception):
@@ -20,11 +22,18 @@ def passkeys(user: User) -> list[PasskeyCredential]:
                 .order_by(PasskeyCredential.created_at))
 
 
+def pins(user: User) -> list[PinCredential]:
+    return list(PinCredential.select().where(PinCredential.user == user)
+                .order_by(PinCredential.created_at))
+
+
 def sign_in_methods(user: User) -> int:
     redirect_connectors = [name for name, connector in connectors.instances().items()
                            if isinstance(connector, RedirectConnector)]
     count = PasskeyCredential.select().where(PasskeyCredential.user == user).count()
     count += PasswordCredential.select().where(PasswordCredential.user == user).count()
+    count += PinCredential.select().where((PinCredential.user == user)
+                                          & PinCredential.disabled_at.is_null()).count()
     if redirect_connectors:
         count += LegacyLink.select().where((LegacyLink.user == user)
                                            & LegacyLink.connector.in_(redirect_connectors)).count()
@@ -51,4 +60,19 @@ def remove_passkey(user: User, passkey_id: int) -> bool:
         if sign_in_methods(user) <= 1:
             raise LastSignInMethod()
         PasskeyCredential.delete().where(PasskeyCredential.id == passkey_id).execute()
+    return True
+
+
+def remove_pin(user: User, pin_id: int) -> bool:
+    """False when the user has no such PIN; LastSignInMethod when it is their only way in.
+
+    A PIN already turned off is no way in, so removing it is always allowed.
+    """
+    with db.atomic():
+        pin = PinCredential.get_or_none((PinCredential.id == pin_id) & (PinCredential.user == user))
+        if pin is None:
+            return False
+        if pin.disabled_at is None and sign_in_methods(user) <= 1:
+            raise LastSignInMethod()
+        PinCredential.delete().where(PinCredential.id == pin_id).execute()
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models import AuditEvent, PasskeyCredential, PasswordCredential, db
+from models import AuditEvent, PasskeyCredential, PasswordCredential, PinCredential, db, utcnow
 from tests.accounts import create_local_user
 from tests.conftest import SignIn, form_fields
 
@@ -78,3 +78,51 @@ def test_changes_need_a_session_and_a_csrf_token(app, client, kim):
     token = form_fields(stranger.get("/login").get_data(as_text=True))["csrf_token"]
     assert stranger.post(f"/passkeys/{key}/remove", data={"csrf_token": token}).status_code == 401
     assert names(app, kim) == ["Laptop"]
+
+
+def add_pin(app, user_id: str, name: str, *, disabled: bool = False) -> int:
+    with app.app_context(), db.connection_context():
+        return PinCredential.create(user=user_id, credential_id=f"pin-{name}", public_key=b"\x01",
+                                    pin_hash="$argon2id$unused", name=name,
+                                    disabled_at=utcnow() if disabled else None).id
+
+
+def pin_ids(app, user_id):
+    with app.app_context(), db.connection_context():
+        return sorted(p.id for p in PinCredential.select().where(PinCredential.user == user_id))
+
+
+def test_pins_are_listed_and_removed(app, client, kim):
+    laptop = add_pin(app, kim, "laptop")
+    page = client.get("/").get_data(as_text=True)
+    assert "PINs on your devices" in page and f"/pins/{laptop}/remove" in page
+    removed = client.post(f"/pins/{laptop}/remove", data={"csrf_token": csrf(client)})
+    assert removed.status_code == 303 and pin_ids(app, kim) == []
+    assert "The PIN was removed from that device." in client.get("/").get_data(as_text=True)
+
+
+def test_a_pin_counts_as_a_way_in_unless_it_is_turned_off(app, client, kim):
+    with app.app_context(), db.connection_context():
+        PasswordCredential.delete().where(PasswordCredential.user == kim).execute()
+    passkey = add_passkey(app, kim, "Phone")
+    working_pin = add_pin(app, kim, "laptop")
+    # The PIN still lets Kim in: the passkey may go.
+    assert client.post(f"/passkeys/{passkey}/remove", data={"csrf_token": csrf(client)}).status_code == 303
+    assert names(app, kim) == []
+    # Now the PIN is the last way in: it stays.
+    client.post(f"/pins/{working_pin}/remove", data={"csrf_token": csrf(client)})
+    assert pin_ids(app, kim) == [working_pin]
+    assert "This PIN is your only way to sign in" in client.get("/").get_data(as_text=True)
+    # A turned-off PIN is no way in: it never keeps a passkey, and it can always go.
+    dead = add_pin(app, kim, "old", disabled=True)
+    assert "Turned off after too many wrong PINs" in client.get("/").get_data(as_text=True)
+    assert client.post(f"/pins/{dead}/remove", data={"csrf_token": csrf(client)}).status_code == 303
+    assert pin_ids(app, kim) == [working_pin]
+
+
+def test_another_users_pin_cannot_be_removed(app, client, kim):
+    other = create_local_user(app, "lee@example.com", PASSWORD)
+    theirs = add_pin(app, other, "lee")
+    assert client.post(f"/pins/{theirs}/remove", data={"csrf_token": csrf(client)}).status_code == 404
+    assert client.post(f"/pins/{theirs}/remove", data={}).status_code == 400
+    assert pin_ids(app, other) == [theirs]
