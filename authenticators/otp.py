@@ -8,7 +8,8 @@ without the server's secret, and binding the run id makes a code worthless in an
 The guessing budget: 5 wrong entries kill a code (and the run's later resends, which keep the
 count), and at most 5 codes an hour are sent per identifier (the ``limits`` storage shared by
 every server, as for password throttling), so at most 25 guesses an hour reach an identifier.
-A failed delivery stores nothing and counts nothing.
+A failed delivery stores nothing and counts nothing. Codes go by e-mail (``otp_sender``) or by
+SMS (``sms_sender``, see :mod:`authenticators.sms_delivery`); both channels share one budget.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 
 from authenticators.base import Authenticator
 from authenticators.otp_delivery import CodeSender, DeliveryFailed, build_sender
+from authenticators.sms_delivery import SmsSender, build_sms_sender
 from models import OtpCode, utcnow
 from security.throttle import FailureThrottle
 
@@ -31,8 +33,9 @@ SENDS_PER_IDENTIFIER = "5 per hour"
 _SEND_SCOPE = "otp_send"
 
 Verdict = Literal["ok", "wrong", "dead", "expired", "used", "missing"]
+Channel = Literal["email", "sms"]
 
-__all__ = ["DeliveryFailed", "OtpAuthenticator", "OtpError", "SendThrottled", "Verdict"]
+__all__ = ["Channel", "DeliveryFailed", "OtpAuthenticator", "OtpError", "SendThrottled", "Verdict"]
 
 
 class OtpError(Exception):
@@ -50,21 +53,34 @@ class SendThrottled(OtpError):
 class OtpAuthenticator(Authenticator):
     type = "otp"
 
-    def __init__(self, secret_key: str, sender: CodeSender, sends: FailureThrottle) -> None:
+    def __init__(self, secret_key: str, sender: CodeSender, sends: FailureThrottle,
+                 sms_sender: SmsSender | None = None) -> None:
         self.key = secret_key.encode()
         self.sender = sender
+        self.sms_sender = sms_sender
         self.sends = sends
 
     @classmethod
     def from_config(cls, config: Any) -> OtpAuthenticator:
         return cls(config["SECRET_KEY"], build_sender(config),
-                   FailureThrottle(config["RATELIMIT_STORAGE_URI"], SENDS_PER_IDENTIFIER))
+                   FailureThrottle(config["RATELIMIT_STORAGE_URI"], SENDS_PER_IDENTIFIER),
+                   build_sms_sender(config))
+
+    def _sender(self, channel: Channel) -> CodeSender:
+        if channel == "email":
+            return self.sender
+        if self.sms_sender is None:  # start-up validation refuses such journeys; belt and braces
+            raise DeliveryFailed("sms_sender = none: no SMS sender is configured")
+        return self.sms_sender
 
     def _hash(self, run_hash: str, code: str) -> str:
         return hmac.new(self.key, f"{run_hash}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, run_hash: str, identifier: str, address: str | None) -> None:
+    def issue(self, run_hash: str, identifier: str, address: str | None,
+              channel: Channel = "email") -> None:
         """Send a new code for the run to ``address``; ``None`` (no such account) sends nothing.
+
+        ``channel`` says what ``address`` is: an e-mail address, or an E.164 phone number.
 
         Unknown identifiers get a stored code nobody received, so every later answer matches a
         real account's. Raises :class:`SendThrottled` or :class:`DeliveryFailed`; then the
@@ -75,7 +91,7 @@ class OtpAuthenticator(Authenticator):
             raise SendThrottled(wait)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         if address is not None:
-            self.sender.send(address, code, int(CODE_TTL.total_seconds() // 60))
+            self._sender(channel).send(address, code, int(CODE_TTL.total_seconds() // 60))
         self.sends.failed(_SEND_SCOPE, identifier)  # counts sends, not failures
         values = {"code_hash": self._hash(run_hash, code), "expires_at": utcnow() + CODE_TTL,
                   "used_at": None}

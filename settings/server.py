@@ -5,6 +5,7 @@ Each field below is documented where it is declared; the README's settings table
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from settings.errors import ConfigError, pydantic_problems
 
 # Environment variables that steer loading itself and are therefore not settings.
 _LOADER_VARIABLES = {"FERRY_CONFIG", "FERRY_INSTANCE_PATH"}
+_TWILIO_SID_DIGITS = "[0-9a-fA-F]{32}"
 
 
 class ServerSettings(BaseModel):
@@ -106,6 +108,39 @@ class ServerSettings(BaseModel):
     mail_from: str = Field(
         "Ferry <no-reply@localhost>", description="From address of the mail carrying codes."
     )
+    sms_sender: Literal["none", "log", "webhook", "twilio"] = Field(
+        "none",
+        description="How one-time codes go by SMS: none (no SMS; journeys that want it fail at "
+        "start-up), log (development only), webhook (JSON to sms_webhook_url) or twilio.",
+    )
+    sms_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait to connect to the SMS sender, and for its answer."
+    )
+    sms_webhook_url: str = Field("", description="Where sms_sender = webhook POSTs its JSON.")
+    sms_webhook_token: str = Field(
+        "", description="Sent as Authorization: Bearer <token> to the webhook; empty: none."
+    )
+    sms_webhook_secret: str = Field(
+        "",
+        description="Key of the X-Ferry-Signature header (HMAC-SHA256 of the body); empty: none. "
+        "A webhook needs a token, a secret or both.",
+    )
+    twilio_account_sid: str = Field("", description="Twilio account SID (AC...).")
+    twilio_api_key_sid: str = Field(
+        "", description="Twilio API key SID (SK...) to log in with instead of the account SID."
+    )
+    twilio_auth_token: str = Field(
+        "", description="Twilio auth token, or the API key's secret when twilio_api_key_sid is set."
+    )
+    twilio_from: str = Field(
+        "", description="Twilio sender: an E.164 number of the account, or an alphanumeric ID."
+    )
+    twilio_messaging_service_sid: str = Field(
+        "", description="Twilio Messaging Service (MG...) that picks the sender; wins over From."
+    )
+    twilio_base_url: str = Field(
+        "https://api.twilio.com", description="Twilio's API base URL (regional or a test double)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of Ferry's own loggers."
     )
@@ -116,6 +151,15 @@ class ServerSettings(BaseModel):
         if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("sms_webhook_url", "twilio_base_url")
+    @classmethod
+    def _sms_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("https", "http") or not parts.hostname
+                      or parts.fragment):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
 
     @field_validator("webauthn_origins", mode="before")
     @classmethod
@@ -144,12 +188,42 @@ class ServerSettings(BaseModel):
             object.__setattr__(self, "webauthn_origins", [f"{issuer.scheme}://{issuer.netloc}"])
         return self
 
+    def sms_problems(self) -> list[str]:
+        """What the chosen ``sms_sender`` still lacks, each with the setting to fill in."""
+        problems = []
+        if self.sms_sender == "webhook":
+            if not self.sms_webhook_url:
+                problems.append('ferry.sms_webhook_url: required when sms_sender = "webhook"')
+            if not (self.sms_webhook_token or self.sms_webhook_secret):
+                problems.append('ferry.sms_webhook_secret: sms_sender = "webhook" needs '
+                                "sms_webhook_secret or sms_webhook_token (or both), so the "
+                                "receiver can tell Ferry's requests from anyone's")
+        if self.sms_sender == "twilio":
+            sids = {"twilio_account_sid": ("AC", True), "twilio_api_key_sid": ("SK", False),
+                    "twilio_messaging_service_sid": ("MG", False)}
+            for name, (prefix, required) in sids.items():
+                value = getattr(self, name)
+                if required and not value:
+                    problems.append(f'ferry.{name}: required when sms_sender = "twilio"')
+                elif value and not re.fullmatch(prefix + _TWILIO_SID_DIGITS, value):
+                    problems.append(f"ferry.{name}: a Twilio SID is {prefix} and 32 hex digits")
+            if not self.twilio_auth_token:
+                problems.append('ferry.twilio_auth_token: required when sms_sender = "twilio"')
+            if not (self.twilio_from or self.twilio_messaging_service_sid):
+                problems.append('ferry.twilio_from: sms_sender = "twilio" needs twilio_from or '
+                                "twilio_messaging_service_sid")
+        return problems
+
     @classmethod
     def validated(cls, values: Mapping[str, Any]) -> ServerSettings:
         try:
-            return cls(**values)
+            settings = cls(**values)
         except ValidationError as error:
             raise ConfigError(pydantic_problems(error, "ferry")) from None
+        problems = settings.sms_problems()
+        if problems:
+            raise ConfigError(problems)
+        return settings
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:

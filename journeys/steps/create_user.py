@@ -57,6 +57,11 @@ class CreateUserStep(Step):
             # Ferry itself proved the address (a one-time code reached it): say so.
             User.update(email_verified=True).where(User.id == result.user.id).execute()
             result.user.email_verified = True
+        proved_phone = run.context.pop("phone_proved", None)
+        if proved_phone and result.user.phone == proved_phone and not result.user.phone_verified:
+            # Likewise for the phone a code reached by SMS, if it is the one the user now has.
+            User.update(phone_verified=True).where(User.id == result.user.id).execute()
+            result.user.phone_verified = True
         # How the legacy side proved it: a password (and its MFA), or a federated sign-in.
         run.set_user(result.user, *run.context.pop("legacy_amr", ["pwd"]))
         event = "user.migrated" if result.outcome == "created" else "user.relinked"

@@ -1,20 +1,29 @@
-"""``otp_send``: send a one-time code to the e-mail address of the run's identifier.
+"""``otp_send``: send a one-time code for the run's identifier (an e-mail address).
 
-A local user gets it at their e-mail address. With ``lookup_connector`` (a password connector
-that can look users up: ``hashes``, ``ldap``, ``rest``, ``okta`` with an API token), a user not
-yet migrated gets it at the e-mail address the legacy IDP holds. An unknown identifier sends
-nothing but reads exactly the same ("If an account exists, we sent a code"), so the page never
-tells who has an account. Outcomes: ``sent``; ``unavailable`` (the mail server or the legacy
-lookup failed: no code stored, nothing counted); ``throttled`` (5 codes an hour per identifier).
+``channel`` says where it goes: ``email`` (the default) to the account's e-mail address,
+``sms`` to its phone (E.164; ``sms_sender`` must be set), ``any`` to the e-mail address when
+the account has one, else to the phone. A local user gets it at their ``email`` / ``phone``.
+With ``lookup_connector`` (a password connector that can look users up: ``hashes``, ``ldap``,
+``rest``, ``okta`` with an API token), a user not yet migrated gets it at the ``email`` /
+``phone`` the connector's ``mapping`` reads from the legacy claims. An unknown identifier (or
+an account without the address the channel needs) sends nothing but reads exactly the same
+("If an account exists, we sent a code"), so the page never tells who has an account or how
+they can be reached. Outcomes: ``sent``; ``unavailable`` (the mail server, the SMS sender or
+the legacy lookup failed: no code stored, nothing counted); ``throttled`` (5 codes an hour per
+identifier, whatever the channel).
 """
 
 from __future__ import annotations
+
+import logging
+from typing import Literal, NamedTuple
 
 from flask_babel import gettext as _
 
 import authenticators
 import connectors
-from authenticators.otp import DeliveryFailed, SendThrottled
+from authenticators.otp import Channel, DeliveryFailed, SendThrottled
+from authenticators.sms_delivery import e164
 from connectors import AccountBlocked, LegacyUnavailable, PasswordConnector
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
@@ -24,9 +33,17 @@ from security.audit import record
 from users.directory import find_by_identifier
 from users.mapping import map_claims
 
+log = logging.getLogger(__name__)
+
 
 class OtpSendSettings(StepSettings):
     lookup_connector: str | None = None
+    channel: Literal["email", "sms", "any"] = "email"
+
+
+class Recipient(NamedTuple):
+    channel: Channel
+    address: str
 
 
 def could_not_send() -> str:
@@ -40,6 +57,14 @@ class OtpSendStep(Step):
     outcomes = ("sent", "unavailable", "throttled")
 
     def check(self, context: ValidationContext) -> list[str]:
+        problems = []
+        channel = self.settings.channel
+        if channel != "email" and context.config is not None \
+                and context.config.get("SMS_SENDER", "none") == "none":
+            problems.append(f"channel: {channel!r} needs an SMS sender: set sms_sender in [ferry]")
+        return problems + self._check_lookup(context)
+
+    def _check_lookup(self, context: ValidationContext) -> list[str]:
         name = self.settings.lookup_connector
         if name is None:
             return []
@@ -55,30 +80,52 @@ class OtpSendStep(Step):
         if not identifier:
             raise JourneyBroken(f"{self.journey}.{self.name}: no identifier to send a code to")
         try:
-            address, pending = self._recipient(run, identifier)
+            recipient, pending = self._recipient(run, identifier)
         except LegacyUnavailable as error:
             record("legacy.unavailable", client_id=run.client_id,
                    connector=self.settings.lookup_connector, reason=error.reason)
             return Done("unavailable", could_not_send())
         try:
-            authenticators.get("otp").issue(run.model.id_hash, identifier, address)
+            authenticators.get("otp").issue(
+                run.model.id_hash, identifier, recipient.address if recipient else None,
+                recipient.channel if recipient else "email")
         except SendThrottled as throttled:
             return Done("throttled", throttled_notice(throttled.retry_after))
         except DeliveryFailed:
-            record("otp.undelivered", client_id=run.client_id)
+            record("otp.undelivered", client_id=run.client_id, channel=recipient.channel)
             return Done("unavailable", could_not_send())
         run.context["otp"] = pending  # only now: a failed resend leaves the last code usable
-        record("otp.sent" if address else "otp.unknown", client_id=run.client_id,
-               user_id=pending.get("user_id"))
+        # The verify page words its hint after the setting, never after where the code went.
+        run.context["otp_channel"] = self.settings.channel
+        if recipient is None:
+            record("otp.unknown", client_id=run.client_id)
+        else:
+            record("otp.sent", client_id=run.client_id, user_id=pending.get("user_id"),
+                   channel=recipient.channel)
         return Done("sent")
 
-    def _recipient(self, run, identifier: str) -> tuple[str | None, dict]:
+    def _choose(self, email: str | None, phone: str | None, who: str) -> Recipient | None:
+        """Where the channel setting sends the code, given what the account holds."""
+        number = e164(phone)
+        if phone and number is None:
+            log.warning("%s has a phone number that is not E.164; no SMS goes to it", who)
+        if self.settings.channel in ("email", "any") and email:
+            return Recipient("email", email)
+        if self.settings.channel in ("sms", "any") and number:
+            return Recipient("sms", number)
+        return None
+
+    def _recipient(self, run, identifier: str) -> tuple[Recipient | None, dict]:
         """Where the code goes, and what ``otp_verify`` needs once it is right."""
         user = find_by_identifier("email", identifier)
         if user is not None:
-            if user.status == "active" and user.email:
-                return user.email, {"user_id": user.id}
-            return None, {}
+            if user.status != "active":
+                return None, {}
+            recipient = self._choose(user.email, user.phone, f"user {user.id}")
+            if recipient is None:
+                return None, {}
+            return recipient, {"user_id": user.id, "channel": recipient.channel,
+                               "address": recipient.address}
         name = self.settings.lookup_connector
         if name is None:
             return None, {}
@@ -89,7 +136,13 @@ class OtpSendStep(Step):
             return None, {}  # a disabled legacy account reads like an unknown one
         if identity is None:
             return None, {}
-        email = map_claims(identity.claims, connector.mapping).get("email")
-        if not email:
+        profile = map_claims(identity.claims, connector.mapping)
+        recipient = self._choose(profile.get("email"), profile.get("phone"),
+                                 f"legacy user {name}:{identity.subject}")
+        if recipient is None:
             return None, {}
-        return email, {"identity": identity.to_context(), "email": email}
+        pending = {"identity": identity.to_context(), "channel": recipient.channel,
+                   "address": recipient.address}
+        if recipient.channel == "email":
+            pending["email"] = recipient.address
+        return recipient, pending

@@ -1,10 +1,16 @@
 """``otp_verify``: ask for the one-time code ``otp_send`` sent.
 
-Outcomes: ``success`` (a local user: ``run.set_user(user, "otp")``); ``migrate`` (a user found
-by ``otp_send``'s ``lookup_connector``: ``context["external_identity"]`` is set with the e-mail
-marked verified, route it to ``create_user``; unrouted it takes ``failure``'s route);
-``failure`` (5 wrong codes: the code is dead, the user starts again); ``resend`` (the user asked
-for a new code: route it back to ``otp_send``, whose counters still hold).
+Outcomes: ``success`` (a local user: ``run.set_user(user, "otp")``; a code that went by SMS
+also marks their phone verified); ``migrate`` (a user found by ``otp_send``'s
+``lookup_connector``: ``context["external_identity"]`` is set with the e-mail address or phone
+the code reached marked verified, route it to ``create_user``; unrouted it takes ``failure``'s
+route); ``failure`` (5 wrong codes: the code is dead, the user starts again); ``resend`` (the
+user asked for a new code: route it back to ``otp_send``, whose counters still hold).
+
+The hint on the page is worded after ``otp_send``'s ``channel`` setting only: it never shows a
+phone number, not even its last digits, because any digit shown would either tell a known
+address from an unknown one or give away part of a real user's number to whoever types their
+e-mail address.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from wtforms.validators import DataRequired, Regexp
 
 import authenticators
 import connectors
+from authenticators.sms_delivery import e164
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm
 from models import User
@@ -47,21 +54,31 @@ ERRORS = {
 }
 
 
-def _verified(identity: dict) -> dict:
-    """The legacy identity with the e-mail the code reached marked verified.
-
-    The flag is written where the connector's ``mapping`` reads ``email_verified`` from
-    (``email_verified`` by default), so ``create_user`` stores it like any other claim.
-    """
-    spec = connectors.get(identity["connector"]).mapping.get("email_verified", "email_verified")
-    path = spec.split("|")[0].split(".") if not spec.startswith("=") else ["email_verified"]
-    claims = copy.deepcopy(identity.get("claims") or {})
+def _write_claim(claims: dict, spec: str, fallback: str, value) -> None:
+    path = spec.split("|")[0].split(".") if not spec.startswith("=") else [fallback]
     target = claims
     for part in path[:-1]:
         if not isinstance(target.get(part), dict):
             target[part] = {}
         target = target[part]
-    target[path[-1]] = True
+    target[path[-1]] = value
+
+
+def _verified(identity: dict, attribute: str = "email", value: str | None = None) -> dict:
+    """The legacy identity with the ``email`` or ``phone`` the code reached marked verified.
+
+    The flag is written where the connector's ``mapping`` reads ``<attribute>_verified`` from
+    (``<attribute>_verified`` by default), so ``create_user`` stores it like any other claim.
+    ``value`` (the E.164 form of the phone the SMS went to) replaces the claim it was read
+    from, so the user is created with the number in the form that was proved.
+    """
+    mapping = connectors.get(identity["connector"]).mapping
+    claims = copy.deepcopy(identity.get("claims") or {})
+    flag = f"{attribute}_verified"
+    _write_claim(claims, mapping.get(flag, flag), flag, True)
+    spec = mapping.get(attribute, attribute)
+    if value is not None and not spec.startswith("="):
+        _write_claim(claims, spec, attribute, value)
     return {**identity, "claims": claims}
 
 
@@ -74,9 +91,18 @@ class OtpVerifyStep(Step):
         return self.render(run, CodeForm(formdata=None), hint=self.hint(run))
 
     def hint(self, run) -> str:
-        # The same words whether or not the account exists.
+        # The same words whether or not the account exists, and whichever way the code went.
+        email = run.context.get("identifier", "")
+        channel = run.context.get("otp_channel", "email")
+        if channel == "sms":
+            return _("If an account exists for %(email)s, we sent a code by text message to its "
+                     "phone number. It works for 10 minutes.", email=email)
+        if channel == "any":
+            return _("If an account exists for %(email)s, we sent a code to its e-mail address "
+                     "or, if it has none, by text message to its phone. It works for 10 minutes.",
+                     email=email)
         return _("If an account exists for %(email)s, we sent a code to it. It works for 10 "
-                 "minutes.", email=run.context.get("identifier", ""))
+                 "minutes.", email=email)
 
     def submit(self, run, form_data) -> Result:
         if form_data.get("resend"):
@@ -102,10 +128,17 @@ class OtpVerifyStep(Step):
         return self._proved(run, pending)
 
     def _proved(self, run, pending: dict) -> Result:
+        by_sms = pending.get("channel") == "sms"
         if "identity" in pending:
-            run.context["external_identity"] = _verified(pending["identity"])
+            if by_sms:
+                run.context["external_identity"] = _verified(pending["identity"], "phone",
+                                                             pending["address"])
+                # create_user marks it verified whatever the mapping, if it is still the user's.
+                run.context["phone_proved"] = pending["address"]
+            else:
+                run.context["external_identity"] = _verified(pending["identity"])
+                run.context["email_proved"] = True  # create_user marks it verified, as above
             run.context["legacy_amr"] = ["otp"]
-            run.context["email_proved"] = True  # create_user marks it verified whatever the mapping
             record("otp.verified", client_id=run.client_id,
                    connector=pending["identity"]["connector"])
             return Done("migrate")
@@ -113,6 +146,9 @@ class OtpVerifyStep(Step):
         if user is None or user.status != "active":
             # Cannot happen for a code that was really sent; treat it as a dead end.
             return Done("failure", _("Please start again."))
+        if by_sms and not user.phone_verified and e164(user.phone) == pending.get("address"):
+            User.update(phone_verified=True).where(User.id == user.id).execute()
+            user.phone_verified = True
         run.set_user(user, "otp")
         record("signin.otp", user_id=user.id, client_id=run.client_id)
         return Done("success")
