@@ -9,6 +9,7 @@ the winner's link.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -19,6 +20,8 @@ from users.mapping import STANDARD_ATTRIBUTES, map_claims
 
 if TYPE_CHECKING:
     from connectors.base import ExternalIdentity
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["created", "linked", "conflict"]
 _RACE_RETRIES = 3
@@ -38,7 +41,7 @@ def provision(
 ) -> Provisioned:
     """Create the user of ``identity``, or refresh the one already linked to it.
 
-    ``conflict``: another local user already owns the mapped e-mail; linking them silently
+    ``conflict``: another local user already owns the mapped e-mail (or username); linking them silently
     would let whoever controls the legacy account take over the local one, so nothing changes,
     unless the operator trusts this IdP's verified e-mails (``link_verified_email``) and the
     claims say the e-mail is verified.
@@ -80,6 +83,17 @@ def _provision_once(
         link_identity(owner, identity)
         return Provisioned("linked", owner)
 
+    username = columns.get("username")
+    if username and User.select().where(User.username == username).exists():
+        return Provisioned("conflict", None)  # a sign-in identifier: same rule as the e-mail
+    phone = columns.get("phone")
+    if phone and User.select().where(User.phone == phone).exists():
+        # Shared numbers are common in legacy data (a family line); the phone is no sign-in
+        # identifier here, so the user is created without it rather than refused.
+        log.warning("connector %s: phone of %s already belongs to another user; not stored",
+                    identity.connector, identity.subject)
+        columns.pop("phone")
+        columns.pop("phone_verified", None)
     user = User.create(**columns, attributes=custom, created_at=now, updated_at=now)
     LegacyLink.create(
         user=user, connector=identity.connector, subject=identity.subject,

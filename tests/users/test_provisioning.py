@@ -62,6 +62,49 @@ def test_an_email_owned_by_another_user_is_not_taken_over(make_app, database_url
         assert LegacyLink.select().count() == 0 and PasswordCredential.select().count() == 0
 
 
+def test_a_phone_already_owned_by_another_user_is_left_out_not_a_500(make_app, database_url):
+    """A shared line (one family, one number) in the legacy data: the user is created without it."""
+    app = make_app(database_url)
+    mapping = {**DEFAULT_MAPPING, "phone": "phone_number", "phone_verified": "phone_number_verified"}
+    claims = {**CLAIMS, "phone_number": "+447700900123", "phone_number_verified": True}
+    with app.app_context(), db.connection_context():
+        User.create(email="dad@example.com", phone="+447700900123", phone_verified=True)
+        result = provision(ExternalIdentity("legacy", "42", claims), mapping, "phc")
+        assert result.outcome == "created"
+        created = User.get(User.email == "zoe@example.com")
+        assert (created.phone, created.phone_verified) == (None, False)
+        assert User.get(User.email == "dad@example.com").phone == "+447700900123"
+
+
+def test_simultaneous_first_sign_ins_sharing_a_phone_create_both_users(make_app, database_url):
+    app = make_app(database_url)
+    mapping = {**DEFAULT_MAPPING, "phone": "phone_number"}
+
+    def work(index):
+        claims = {**CLAIMS, "sub": str(index), "email": f"kid{index}@example.com",
+                  "phone_number": "+447700900123"}
+        with app.app_context(), db.connection_context():
+            return provision(ExternalIdentity("legacy", str(index), claims), mapping, "phc").outcome
+
+    counter = iter(range(4))
+    outcomes = run_together(4, lambda: work(next(counter)))
+    assert outcomes == ["created"] * 4, outcomes
+    with app.app_context(), db.connection_context():
+        assert User.select().count() == 4
+        assert User.select().where(User.phone == "+447700900123").count() == 1
+
+
+def test_a_username_owned_by_another_user_is_a_conflict(make_app, database_url):
+    app = make_app(database_url)
+    mapping = {**DEFAULT_MAPPING, "username": "preferred_username"}
+    with app.app_context(), db.connection_context():
+        User.create(email="first@example.com", username="zoe")
+        result = provision(ExternalIdentity("legacy", "42", {**CLAIMS, "preferred_username": "zoe"}),
+                           mapping, "phc")
+        assert result.outcome == "conflict"
+        assert User.select().count() == 1 and LegacyLink.select().count() == 0
+
+
 def test_simultaneous_provisioning_creates_one_user(make_app, database_url):
     app = make_app(database_url)
     identity = ExternalIdentity("legacy", "42", CLAIMS)
