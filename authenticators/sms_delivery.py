@@ -8,9 +8,11 @@
 * ``webhook``: ``POST sms_webhook_url`` with the JSON body
   ``{"to": "+E164", "message": "...", "code": "123456", "expires_in": 600}``, an
   ``Authorization: Bearer <sms_webhook_token>`` header when a token is set, and
-  ``X-Ferry-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with
-  sms_webhook_secret>`` when a secret is set (at least one of the two is required), so the
-  receiver can tell Ferry's requests from anyone's. Any 2xx answer means sent.
+  ``X-Ferry-Timestamp: <unix seconds>`` with ``X-Ferry-Signature: sha256=<hex HMAC-SHA256 of
+  "<timestamp>." followed by the exact body bytes, keyed with sms_webhook_secret>`` when a
+  secret is set (at least one of the two is required), so the receiver can tell Ferry's
+  requests from anyone's and refuse an old one replayed (check the timestamp is within 5
+  minutes). Any 2xx answer means sent.
 * ``twilio``: Twilio Programmable Messaging, ``POST {twilio_base_url}/2010-04-01/Accounts/
   {AccountSid}/Messages.json`` with the form fields ``To``, ``From`` (or
   ``MessagingServiceSid``) and ``Body``, HTTP Basic auth with the account SID and auth token
@@ -33,6 +35,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Ferry (one-time codes)"
 SIGNATURE_HEADER = "X-Ferry-Signature"
+TIMESTAMP_HEADER = "X-Ferry-Timestamp"
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _SEPARATORS = re.compile(r"[\s().\-]")
 
@@ -143,16 +147,19 @@ class WebhookSmsSender(HttpSmsSender):
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.secret:
-            headers[SIGNATURE_HEADER] = "sha256=" + sign(self.secret, body)
+            timestamp = str(int(time.time()))
+            headers[TIMESTAMP_HEADER] = timestamp
+            headers[SIGNATURE_HEADER] = "sha256=" + sign(self.secret, timestamp, body)
         response = self.post(self.url, data=body, headers=headers)
         if not 200 <= response.status_code < 300:
             # The receiver's body is not quoted: it might echo the code back.
             raise self.failed(f"{self.label} {_origin(self.url)} answered {response.status_code}")
 
 
-def sign(secret: bytes, body: bytes) -> str:
-    """The hex HMAC-SHA256 of ``body``; receivers compare it in constant time."""
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``<timestamp>.<body>``; receivers compare it in constant time
+    and refuse a timestamp more than a few minutes old (a replayed request)."""
+    return hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 class TwilioSmsSender(HttpSmsSender):

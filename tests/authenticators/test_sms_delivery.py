@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ import authenticators
 from authenticators.otp import DeliveryFailed
 from authenticators.sms_delivery import (
     SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     TwilioSmsSender,
     WebhookSmsSender,
     build_sms_sender,
@@ -61,9 +63,14 @@ class SmsWebhookReceiver(LoopbackServer):
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._refuse("token", 401)
         if self.secret:
-            expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+            # As the README tells receivers: the HMAC of "<timestamp>.<body>", and a fresh timestamp.
+            timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+            signed = timestamp.encode() + b"." + body
+            expected = "sha256=" + hmac.new(self.secret, signed, hashlib.sha256).hexdigest()
             if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), expected):
                 return self._refuse("signature", 403)
+            if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+                return self._refuse("stale", 403)
         if request.mimetype != "application/json":
             return self._refuse("content type", 415)
         if self.mode == "error":
