@@ -90,6 +90,8 @@ class CollectStep(Step):
                 problems.append(f"providers: {name!r} is not a redirect connector (oidc, saml)")
         offered = {"federate": bool(self.settings.providers), "passkey": self.settings.passkeys,
                    "code": self.settings.code, "pin": self.settings.pin}
+        if self.settings.code and self.settings.identifier != "email":
+            problems.append("code: one-time codes need identifier = \"email\"")
         for outcome, on in offered.items():
             if on and outcome not in self.settings.on:
                 problems.append(f"on: outcome {outcome!r} must be routed when it is offered")

@@ -175,6 +175,7 @@ def test_sign_in_another_way_from_passkey_sign_in_keeps_the_apps_request(make_ap
     ({"x": {"start": "s", "steps": {"s": {"type": "switch", "journey": "x"}}}},
      "cannot switch to itself"),
     ({"sign-in": {"steps": {"offer": {"ask_again_after": -1}}}}, "ask_again_after"),
+    ({"sign-in": {"steps": {"collect": {"identifier": "username"}}}}, "one-time codes need"),
 ])
 def test_step_settings_are_checked_at_start_up(make_app, journeys, problem):
     if problem is None:
