@@ -8,8 +8,10 @@ the user-verification flag, the counter, the user handle, a synced (backup eligi
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
+import re
 import struct
 
 import cbor2
@@ -78,3 +80,14 @@ class SoftAuthenticator:
                          "signature": bytes_to_base64url(signature),
                          "userHandle": bytes_to_base64url(handle or self.user_handle or b"")},
         })
+
+
+def page_text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def options_of(response) -> dict:
+    """The WebAuthn options a Ferry page hands to ``ferry-webauthn.js``."""
+    found = re.search(r'data-webauthn-options="([^"]*)"', response.get_data(as_text=True))
+    assert found, page_text(response)[:800]
+    return json.loads(html.unescape(found.group(1)))

@@ -6,10 +6,6 @@ posts them, so each test can change one thing: the device, the PIN, the challeng
 
 from __future__ import annotations
 
-import html
-import json
-import re
-
 import pytest
 from webauthn.helpers import bytes_to_base64url
 
@@ -17,22 +13,13 @@ import authenticators.passkey as passkey_module
 from authenticators.pin import MAX_FAILURES, pin_problem
 from models import AuditEvent, PinCredential, User, UserSession, db
 from tests.accounts import create_local_user
-from tests.authenticators.soft_authenticator import SoftAuthenticator
+from tests.authenticators.soft_authenticator import SoftAuthenticator, options_of
+from tests.authenticators.soft_authenticator import page_text as text
 from tests.conftest import APP_REDIRECT, SignIn, form_fields
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 PASSWORD = "correct horse battery"
 PIN = "482915"
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def options_of(response) -> dict:
-    found = re.search(r'data-webauthn-options="([^"]*)"', response.get_data(as_text=True))
-    assert found, text(response)[:800]
-    return json.loads(html.unescape(found.group(1)))
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ the third sign-in from then. ``passkey-sign-in`` has "Sign in another way" (a ``
 
 from __future__ import annotations
 
-import html
 import json
-import re
 
 import pytest
 
@@ -18,22 +16,13 @@ from models import EnrollmentOffer, User, UserSession, db
 from settings.errors import ConfigError
 from tests.accounts import create_local_user
 from tests.authenticators.mail import MailServer
-from tests.authenticators.soft_authenticator import SoftAuthenticator
+from tests.authenticators.soft_authenticator import SoftAuthenticator, options_of
+from tests.authenticators.soft_authenticator import page_text as text
 from tests.authenticators.test_passkey import enrol
 from tests.conftest import APP_REDIRECT, SignIn, deployment, is_offer
 
 ALICE, PASSWORD = "alice@example.com", "correct horse battery"
 OFFER = "Sign in faster next time"
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def options_of(response) -> dict:
-    found = re.search(r'data-webauthn-options="([^"]*)"', response.get_data(as_text=True))
-    assert found, text(response)[:800]
-    return json.loads(html.unescape(found.group(1)))
 
 
 @pytest.fixture
