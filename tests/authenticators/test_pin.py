@@ -6,9 +6,12 @@ posts them, so each test can change one thing: the device, the PIN, the challeng
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from webauthn.helpers import bytes_to_base64url
 
+import authenticators
 import authenticators.passkey as passkey_module
 from authenticators.pin import MAX_FAILURES, pin_problem
 from models import AuditEvent, PinCredential, User, UserSession, db
@@ -291,3 +294,23 @@ def test_a_pin_page_post_without_csrf_is_refused(app):
                                                   "credential": device.get(options_of(browser.page))})
     assert answer.status_code in (200, 400) and "Location" not in answer.headers
     assert stored_pin(app, ALICE).failed_attempts == 0
+
+
+def test_a_passkey_is_not_a_pin_device_and_a_pin_key_is_not_a_passkey(app):
+    pin_device = SoftAuthenticator()
+    set_pin(app, ALICE, pin_device)
+    with app.app_context(), db.connection_context():
+        alice = User.get(User.email == ALICE)
+        context: dict = {}
+        passkey_device = SoftAuthenticator()
+        options = json.loads(authenticators.get("passkey").registration_options(context, alice))
+        authenticators.get("passkey").register(context, alice, passkey_device.create(options))
+    browser = pin_page(app, ALICE)
+    answer = browser.post(pin=PIN, credential=passkey_device.get(options_of(browser.page)))
+    assert "That didn't work" in text(answer)
+    # The PIN's key on the sign-in page's passkey autofill: unknown there.
+    page = SignIn(app.test_client())
+    page.authorize()
+    page.open()
+    refused = page.post(credential=pin_device.get(options_of(page.page)))
+    assert "That passkey didn't work" in text(refused)
