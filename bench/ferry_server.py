@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,14 +90,16 @@ def create_accounts(environ: dict[str, str], count: int) -> tuple[list[Account],
 class Gunicorn:
     """Ferry under gunicorn, started and stopped by its PID."""
 
-    def __init__(self, environ: dict[str, str], port: int, workers: int, log: Path) -> None:
+    def __init__(self, environ: dict[str, str], port: int, workers: int, log: Path,
+                 options: Sequence[str] = ()) -> None:
+        """``options``: more gunicorn command-line options (passkey.py adds an access log)."""
         self.port, self.log, self.workers = port, log, workers
         self.base = f"http://127.0.0.1:{port}"
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
              # gunicorn 27 would otherwise open a control socket at one fixed path in $HOME
-             "--no-control-socket", "app:create_app()"],
+             "--no-control-socket", *options, "app:create_app()"],
             cwd=ROOT, env={**os.environ, **environ}, stdout=self._log_file,
             stderr=subprocess.STDOUT, start_new_session=True,  # Ctrl-C reaches only us
         )

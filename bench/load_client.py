@@ -32,7 +32,8 @@ class SignInFailed(Exception):
         self.kind, self.detail = kind, detail
 
 
-def _hidden_fields(body: str) -> dict[str, str]:
+def hidden_fields(body: str) -> dict[str, str]:
+    """The hidden inputs of a page's form (CSRF token, step...), unescaped."""
     fields = {}
     for tag in re.findall(r"<input[^>]*>", body):
         name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
@@ -66,7 +67,7 @@ class Browser:
         }, allow_redirects=False, timeout=timeout), 302, "GET /authorize")
         login = urljoin(response.url, response.headers["Location"])
         page = self._expect(self.http.get(login, timeout=timeout), 200, "GET /login")
-        form = {**_hidden_fields(page.text), "identifier": account.email,
+        form = {**hidden_fields(page.text), "identifier": account.email,
                 "password": account.password}
         response = self.http.post(login, data=form, allow_redirects=False, timeout=timeout)
         self._expect(response, 303, "POST /login")
