@@ -59,12 +59,17 @@ redirect_uris = ["{REDIRECT_URI}"]
 
 
 def create_accounts(environ: dict[str, str], count: int) -> tuple[list[Account], dict]:
-    """Make ``count`` returning users; return them and the argon2 parameters Ferry uses."""
+    """Make ``count`` returning users; return them and the argon2 parameters Ferry uses.
+
+    They said "Not now, never again" to the passkey offer: the shipped sign-in journey checks
+    the offer on every password sign-in but goes straight back to the app, as it does for most
+    returning users once the migration has settled.
+    """
     os.environ.update(environ)
     sys.path.insert(0, str(ROOT))
     import authenticators
     from app import create_app
-    from models import PasswordCredential, User, db
+    from models import EnrollmentOffer, PasswordCredential, User, db
 
     app = create_app()
     accounts = []
@@ -76,6 +81,7 @@ def create_accounts(environ: dict[str, str], count: int) -> tuple[list[Account],
             user = User.create(email=email, email_verified=True, given_name="Bench")
             PasswordCredential.create(user=user, hash=password_authenticator.hash(password),
                                       source="local")
+            EnrollmentOffer.create(user=user, kind="passkey", declined=1, ask_after=None)
             accounts.append(Account(email, password, user.id))
             if (number + 1) % 10 == 0 or number + 1 == count:
                 progress(f"created {number + 1}/{count} users")
