@@ -69,7 +69,7 @@ def build_form(identifier: str, formdata: Any = None) -> StepForm:
             _l("Username"),
             validators=[DataRequired(_l("Enter your username.")), Length(max=limit)],
             filters=[_strip],
-            render_kw={"autocomplete": "username", "autocapitalize": "none"},
+            render_kw={"autocomplete": "username webauthn", "autocapitalize": "none"},
         )
     return CollectForm(formdata=formdata)
 
