@@ -96,6 +96,24 @@ def pin_problem(pin: str) -> str | None:
     return None
 
 
+def pin_pattern() -> str:
+    """:func:`pin_problem`'s rules as an HTML ``pattern`` (the browser checks it before the
+    device is asked for a key, so a PIN the server would refuse never costs a device prompt).
+
+    One digit repeated is a lookahead with a back-reference; the runs are every prefix of 6 to
+    12 digits of the 20 endless runs (ten starting digits, up or down), as nested optional groups.
+    """
+    runs = []
+    for start in range(10):
+        for step in (1, 9):
+            digits = "".join(str((start + step * i) % 10) for i in range(MAX_LENGTH))
+            tail = ""
+            for digit in reversed(digits[MIN_LENGTH:]):
+                tail = f"(?:{digit}{tail})?"
+            runs.append(digits[:MIN_LENGTH] + tail)
+    return rf"(?!(\d)\1*$)(?!(?:{'|'.join(runs)})$)\d{{{MIN_LENGTH},{MAX_LENGTH}}}"
+
+
 class PinAuthenticator(Authenticator):
     type = "pin"
 

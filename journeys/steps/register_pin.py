@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 import authenticators
 from authenticators.passkey import PasskeyRefused
-from authenticators.pin import MAX_LENGTH, MIN_LENGTH, pin_problem
+from authenticators.pin import MAX_LENGTH, MIN_LENGTH, pin_pattern, pin_problem
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings
@@ -41,8 +41,10 @@ def _strong_pin(form, field) -> None:
 
 
 class NewPinForm(StepForm):
+    # The browser checks the same rules first (pattern), so a refused PIN costs no device prompt.
     pin = PasswordField(_l("New PIN"), validators=[DataRequired(_l("Choose a PIN.")), _strong_pin],
-                        render_kw={**PIN_INPUT, "autocomplete": "new-password"})
+                        render_kw={**PIN_INPUT, "autocomplete": "new-password",
+                                   "pattern": pin_pattern()})
     confirm = PasswordField(
         _l("Type the PIN again"),
         validators=[DataRequired(_l("Type the PIN again.")),
