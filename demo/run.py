@@ -208,7 +208,9 @@ def banner(idp: DemoProcess, ferry: DemoProcess, app: DemoProcess, ferry_status:
 {users}
 
   1. Open {app.url}, click "Sign in" and sign in as alice@example.com.
-     Ferry checks the password at the legacy IDP once and moves Alice over.
+     Ferry checks the password at the legacy IDP once and moves Alice over, then
+     offers a passkey or a PIN for this device ("Not now" skips). One-time codes
+     ("E-mail me a code") appear in this log: the demo sends no mail.
   2. Sign out, then switch only the legacy IDP off:
 
          kill {idp.pid}
