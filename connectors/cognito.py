@@ -24,6 +24,8 @@ Settings (``[connectors.<name>]``, ``type = "cognito"``):
 * ``region`` (optional): the pool's AWS region; default, and must equal, ``user_pool_id``'s prefix.
 * ``endpoint_url`` (optional): another endpoint than ``https://cognito-idp.<region>.amazonaws.com``
   (a VPC interface endpoint, FIPS endpoint, or a local test server).
+* ``lookup``, ``aws_access_key_id``, ``aws_secret_access_key`` (optional): find users by e-mail
+  without a password (``otp_send``'s ``lookup_connector``): see :mod:`connectors.cognito_lookup`.
 * ``mapping``, ``display_name``, ``connect_timeout``, ``read_timeout``, ``breaker_failures``,
   ``breaker_reset``, ``rate_limit``, ``send_identifier``: as every connector. Each call is tried
   once: the user is waiting, and the circuit breaker handles outages.
@@ -79,13 +81,13 @@ from pydantic import Field, field_validator, model_validator
 
 from connectors.base import (
     AccountBlocked,
-    ConnectorSettings,
     ExternalIdentity,
     InvalidCredentials,
     MfaRequired,
     PasswordConnector,
     UserNotFound,
 )
+from connectors.cognito_lookup import CognitoLookup, CognitoLookupSettings, filter_values
 from connectors.http import USER_AGENT
 from settings.errors import ConfigError
 
@@ -124,7 +126,7 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-class CognitoSettings(ConnectorSettings):
+class CognitoSettings(CognitoLookupSettings):
     user_pool_id: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$",
                               description="The user pool, e.g. eu-west-1_AbCdEf123.")
     client_id: str = Field(pattern=r"^[\w+]+$", max_length=128,
@@ -158,21 +160,25 @@ class CognitoConnector(PasswordConnector):
     type = "cognito"
     Settings = CognitoSettings
     settings: CognitoSettings
+    supports_lookup = True
 
     def __init__(self, name: str, settings: CognitoSettings, config: Any) -> None:
         super().__init__(name, settings, config)
-        config = Config(
-            signature_version=botocore.UNSIGNED,  # public operations: no AWS credentials needed
+        #: Every client's: the connector's timeouts, and one try (the breaker handles outages).
+        self.client_config = Config(
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            user_agent_extra=USER_AGENT,
+            retries={"total_max_attempts": 1, "mode": "standard"}, user_agent_extra=USER_AGENT,
         )
+        unsigned = self.client_config.merge(Config(signature_version=botocore.UNSIGNED))  # public
         try:
             with _SESSION_LOCK:  # a boto3 Session is not thread-safe; its clients are
                 self.client = _session().client("cognito-idp", region_name=settings.pool_region,
-                                                endpoint_url=settings.endpoint_url, config=config)
+                                                endpoint_url=settings.endpoint_url, config=unsigned)
         except BotoCoreError as error:
             raise ConfigError(f"connectors.{name}: cannot build the Cognito client: {error}") from None
+        # Looking users up needs the admin API and AWS credentials: say so per instance.
+        self.supports_lookup = settings.lookup  # type: ignore[misc]
+        self.lookup_api = CognitoLookup(self) if settings.lookup else None
 
     # -- the password ---------------------------------------------------------------------
     def verify(self, identifier: str, password: str) -> ExternalIdentity:
@@ -285,6 +291,12 @@ class CognitoConnector(PasswordConnector):
         """After the password was accepted, every refusal is the legacy side's."""
 
     # -- the profile ----------------------------------------------------------------------
+    def lookup(self, identifier: str) -> ExternalIdentity | None:
+        """The user whose ``email`` is ``identifier``, without a password (ListUsers, signed)."""
+        if self.lookup_api is None:
+            raise self.unavailable("lookup at Cognito needs lookup = true in the connector settings")
+        return self.lookup_api.find(identifier)
+
     def identity(self, answer: dict[str, Any]) -> ExternalIdentity:
         result = answer.get("AuthenticationResult")
         token = result.get("AccessToken") if isinstance(result, dict) else None
@@ -292,18 +304,23 @@ class CognitoConnector(PasswordConnector):
             raise self.unavailable("AuthenticationResult without an AccessToken")
         self.check_issuer(token)
         user = self.call("get_user", self.refuse_nothing, AccessToken=token)
-        attributes = user.get("UserAttributes")
+        return self.profile("GetUser", user, "UserAttributes")
+
+    def profile(self, api: str, user: dict[str, Any], key: str) -> ExternalIdentity:
+        """A user's attributes (``key`` of ``user`` in ``api``'s answer) as claims, ``sub``
+        the subject, and ``cognito:username`` the pool's username: for sign-ins and lookups."""
+        attributes = user.get(key)
         if not isinstance(attributes, list):
-            raise self.unavailable("GetUser answered without UserAttributes")
+            raise self.unavailable(f"{api} answered without {key}")
         claims: dict[str, Any] = {}
         for attribute in attributes:
             if not isinstance(attribute, dict) or not isinstance(attribute.get("Name"), str):
-                raise self.unavailable("GetUser answered a malformed UserAttributes list")
+                raise self.unavailable(f"{api} answered a malformed {key} list")
             if attribute.get("Value") is not None:
                 claims[attribute["Name"]] = attribute["Value"]
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
-            raise self.unavailable("GetUser answered without a 'sub' attribute")
+            raise self.unavailable(f"{api} answered without a 'sub' attribute")
         if isinstance(user.get("Username"), str):
             claims["cognito:username"] = user["Username"]
         return ExternalIdentity(self.name, subject, claims)
@@ -336,16 +353,17 @@ class CognitoConnector(PasswordConnector):
                           (username + self.settings.client_id).encode(), hashlib.sha256).digest()
         return {"SECRET_HASH": base64.b64encode(digest).decode()}
 
-    def call(self, operation: str, refuse: Callable[[str, str], None], **params: Any
-             ) -> dict[str, Any]:
+    def call(self, operation: str, refuse: Callable[[str, str], None], client: Any = None,
+             **params: Any) -> dict[str, Any]:
         """One Cognito call: its answer, the user's refusal, or LegacyUnavailable.
 
         ``refuse(code, message)`` raises what an error answer means for the user and returns
-        when it is the legacy side's (or Ferry's settings') fault.
+        when it is the legacy side's (or Ferry's settings') fault. ``client``: another client
+        than the public, unsigned one (the lookup's admin client).
         """
         api = "".join(part.title() for part in operation.split("_"))
         try:
-            return getattr(self.client, operation)(**params)
+            return getattr(client or self.client, operation)(**params)
         except ClientError as error:
             self.refused(api, error, refuse, params)
         except SSLError:
@@ -376,7 +394,8 @@ class CognitoConnector(PasswordConnector):
 
     def redacted(self, message: str, params: dict[str, Any]) -> str:
         """``message`` without anything Ferry sent that is secret (error messages may quote it)."""
-        sent = [params.get("Session"), params.get("AccessToken"), self.settings.client_secret]
+        sent = [params.get("Session"), params.get("AccessToken"), self.settings.client_secret,
+                self.settings.aws_secret_access_key, *filter_values(params.get("Filter"))]
         for group in ("AuthParameters", "ChallengeResponses"):
             sent.extend((params.get(group) or {}).values())
         for value in sorted((v for v in sent if isinstance(v, str) and v), key=len, reverse=True):

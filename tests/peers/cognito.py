@@ -25,6 +25,11 @@ What moto's Cognito does, checked against its source (moto 5.2):
   secret for everybody), checked in the current 30-second step only; a wrong one is
   ``CodeMismatchException`` and leaves the session usable. ``SMS_MFA`` accepts any code. An
   unknown or spent session is ``ResourceNotFoundException`` (AWS: ``NotAuthorizedException``).
+* AWS credentials: moto takes any until :meth:`MotoCognito.enforce_iam`; from then on it checks
+  SigV4 signatures and IAM policies of the keys :meth:`MotoCognito.iam_keys` made, except for
+  the public operations (``InitiateAuth``, ``GetUser``, ``SignUp``...; not
+  ``RespondToAuthChallenge``). Its refusals come as XML with status 403 (``InvalidClientTokenId``,
+  ``SignatureDoesNotMatch``, ``AccessDenied``) where AWS answers JSON with status 400.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import signal
 import socket
@@ -108,6 +114,32 @@ class MotoCognito:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+    def iam_keys(self, *actions: str) -> tuple[str, str]:
+        """An IAM user allowed ``actions`` (e.g. ``cognito-idp:ListUsers``): its key id and secret.
+
+        Call before :meth:`enforce_iam`: IAM calls need keys too once it is on.
+        """
+        name = f"ferry-{uuid.uuid4().hex[:8]}"
+        iam = boto3.client("iam", region_name="us-east-1", endpoint_url=self.url,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam.create_user(UserName=name)
+        if actions:
+            iam.put_user_policy(UserName=name, PolicyName="allowed", PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def enforce_iam(self) -> None:
+        """From now on signatures and IAM policies count, as at AWS; ``admin`` may do anything."""
+        key_id, secret = self.iam_keys("cognito-idp:*")
+        request = urllib.request.Request(self.url + "/moto-api/reset-auth", data=b"0",
+                                         method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+        self.admin = boto3.client("cognito-idp", region_name=REGION, endpoint_url=self.url,
+                                  aws_access_key_id=key_id, aws_secret_access_key=secret)
 
     @contextmanager
     def frozen(self) -> Iterator[None]:
