@@ -114,9 +114,14 @@ def _find_link(identity: ExternalIdentity) -> LegacyLink | None:
 
 
 def _refresh_profile(user: User, columns: dict, custom: dict, now) -> None:
-    """Keep the profile in step with the legacy IDP; identifiers are not changed here."""
+    """Keep the profile in step with the legacy IDP; identifiers are not changed here.
+
+    A verified flag only goes up: the identifiers are not refreshed, so a ``false`` from the
+    legacy IDP says nothing new about the address Ferry already proved (by a code, say).
+    """
     changes = {key: value for key, value in columns.items()
-               if key not in ("email", "phone", "username") and getattr(user, key) != value}
+               if key not in ("email", "phone", "username") and getattr(user, key) != value
+               and not (key in ("email_verified", "phone_verified") and getattr(user, key))}
     attributes = {**(user.attributes or {}), **custom}
     if changes or attributes != user.attributes:
         User.update(**changes, attributes=attributes, updated_at=now).where(

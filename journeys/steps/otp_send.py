@@ -4,13 +4,13 @@
 ``sms`` to its phone (E.164; ``sms_sender`` must be set), ``any`` to the e-mail address when
 the account has one, else to the phone. A local user gets it at their ``email`` / ``phone``.
 With ``lookup_connector`` (a password connector that can look users up: ``hashes``, ``ldap``,
-``rest``, ``okta`` with an API token), a user not yet migrated gets it at the ``email`` /
-``phone`` the connector's ``mapping`` reads from the legacy claims. An unknown identifier (or
-an account without the address the channel needs) sends nothing but reads exactly the same
-("If an account exists, we sent a code"), so the page never tells who has an account or how
-they can be reached. Outcomes: ``sent``; ``unavailable`` (the mail server, the SMS sender or
-the legacy lookup failed: no code stored, nothing counted); ``throttled`` (5 codes an hour per
-identifier, whatever the channel).
+``rest``, ``okta`` with an API token, ``cognito`` with ``lookup = true``), a user not yet
+migrated gets it at the ``email`` / ``phone`` the connector's ``mapping`` reads from the legacy
+claims. An unknown identifier (or an account without the address the channel needs) sends
+nothing but reads exactly the same ("If an account exists, we sent a code"), so the page never
+tells who has an account or how they can be reached. Outcomes: ``sent``; ``unavailable`` (the
+mail server, the SMS sender or the legacy lookup failed: no code stored, nothing counted);
+``throttled`` (5 codes an hour per identifier, whatever the channel).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class OtpSendStep(Step):
         if connector is None:
             return [f"lookup_connector: no connector named {name!r}"]
         if not isinstance(connector, PasswordConnector) or not connector.supports_lookup:
-            return [f"lookup_connector: {name!r} cannot look users up"]
+            return [f"lookup_connector: {name!r} cannot look users up (hashes, ldap, rest, okta "
+                    "with api_token and cognito with lookup = true can)"]
         return []
 
     def enter(self, run) -> Result:

@@ -105,6 +105,17 @@ def test_a_username_owned_by_another_user_is_a_conflict(make_app, database_url):
         assert User.select().count() == 1 and LegacyLink.select().count() == 0
 
 
+def test_a_verified_address_stays_verified_when_the_legacy_idp_says_false(make_app, database_url):
+    """Ferry proved the address (a code); a later password sign-in's claims do not undo it."""
+    app = make_app(database_url)
+    with app.app_context(), db.connection_context():
+        provision(ExternalIdentity("legacy", "42", CLAIMS), DEFAULT_MAPPING, "phc")
+        unverified = {**CLAIMS, "email_verified": False, "given_name": "Zoë"}
+        assert provision(ExternalIdentity("legacy", "42", unverified), DEFAULT_MAPPING).outcome == "linked"
+        user = User.get()
+        assert (user.email_verified, user.given_name) == (True, "Zoë")
+
+
 def test_simultaneous_provisioning_creates_one_user(make_app, database_url):
     app = make_app(database_url)
     identity = ExternalIdentity("legacy", "42", CLAIMS)
