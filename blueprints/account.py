@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from journeys import engine
 from security.audit import record
 from users import credentials, sessions
 
@@ -68,6 +69,16 @@ def remove_passkey(passkey_id: int):
     record("passkey.removed", user_id=user.id, passkey=passkey_id)
     flash(_("The passkey was removed."))
     return redirect(url_for("account.home"), code=303)
+
+
+@bp.post("/passkeys/add")
+def add_passkey():
+    """Start the ``add-passkey`` journey (a passkey for another device) for the signed-in user."""
+    _signed_in_user()
+    if not SignOutForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    session["run"] = engine().start("add-passkey")
+    return redirect(url_for("journey.page"), code=303)
 
 
 @bp.post("/pins/<int:pin_id>/remove")

@@ -9,7 +9,9 @@ Settings: ``optional`` (default true: offer "Not now"); ``ask_again_after`` (def
 0: every time); ``offer_pin`` (default false): also offer "Use a PIN on this device instead".
 Outcomes: ``registered``, ``skipped``, ``not_offered`` (the user has a passkey or a PIN, or said
 "Not now" too recently; unrouted it takes ``skipped``'s route) and ``pin`` (routed to a
-``register_pin`` step when ``offer_pin`` is on).
+``register_pin`` step when ``offer_pin`` is on). ``when = "asked"`` (the ``add-passkey``
+journey of the account page): the user asked for one, so the page is always shown and "Not
+now" (a cancel) records nothing; the default ``"offered"`` applies the policy above.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class RegisterPasskeySettings(StepSettings):
     optional: bool = True
     ask_again_after: int | Literal["never"] = 3
     offer_pin: bool = False
+    when: Literal["offered", "asked"] = "offered"
 
 
 def offer_due(user: User, kind: str) -> bool:
@@ -78,17 +81,19 @@ class RegisterPasskeyStep(Step):
         user = run.user
         if user is None:
             raise JourneyBroken(f"{self.journey}.{self.name}: reached without a user")
-        if (PasskeyCredential.select().where(PasskeyCredential.user == user).exists()
-                or PinCredential.select().where(PinCredential.user == user).exists()):
-            return Done("not_offered")
-        if self.settings.optional and not offer_due(user, "passkey"):
-            return Done("not_offered")
+        if self.settings.when == "offered":
+            if (PasskeyCredential.select().where(PasskeyCredential.user == user).exists()
+                    or PinCredential.select().where(PinCredential.user == user).exists()):
+                return Done("not_offered")
+            if self.settings.optional and not offer_due(user, "passkey"):
+                return Done("not_offered")
         return self._page(run, user)
 
     def _page(self, run, user) -> Result:
         options = authenticators.get("passkey").registration_options(run.context, user)
         return self.render(run, PasskeyForm(formdata=None), options=options,
-                           optional=self.settings.optional, offer_pin=self.settings.offer_pin)
+                           optional=self.settings.optional, offer_pin=self.settings.offer_pin,
+                           asked=self.settings.when == "asked")
 
     def submit(self, run, form_data) -> Result:
         form = PasskeyForm(formdata=form_data)
@@ -103,8 +108,9 @@ class RegisterPasskeyStep(Step):
             return Done("pin")
         if form_data.get("skip") and self.settings.optional:
             run.context.pop("webauthn", None)
-            decline(user, "passkey", self.settings.ask_again_after)
-            record("passkey.declined", user_id=user.id, client_id=run.client_id)
+            if self.settings.when == "offered":
+                decline(user, "passkey", self.settings.ask_again_after)
+                record("passkey.declined", user_id=user.id, client_id=run.client_id)
             return Done("skipped")
         try:
             passkey = authenticators.get("passkey").register(run.context, user, form.credential.data or "")

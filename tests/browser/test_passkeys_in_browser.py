@@ -275,3 +275,18 @@ def test_the_pin_does_not_work_on_another_device(browser: Browser, page: Page, s
     with servers.ferry_app.app_context(), db.connection_context():
         assert PinCredential.get().failed_attempts == 0
         assert UserSession.select().count() == 1  # the sign-in that set the PIN, nothing else
+
+
+def test_add_a_passkey_from_the_account_page(page: Page, servers, authenticator, screenshot):
+    open_ferry_sign_in(page, servers)
+    submit_credentials(page, ALICE, servers.legacy.users[ALICE])  # "Not now" to the offer
+    expect_signed_in_to_demo_app(page, servers, ALICE)
+    page.goto(f"{servers.ferry.url}/")
+    expect(page.get_by_text("You have no passkeys yet.")).to_be_visible()
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.get_by_role("heading", level=1, name="Add a passkey")).to_be_visible()
+    page.get_by_role("button", name="Create a passkey").click()
+    expect(page).to_have_url(f"{servers.ferry.url}/")
+    expect(page.get_by_label("Passkey name")).to_have_value("Passkey")
+    screenshot("account-page-with-a-passkey")
+    assert len(authenticator.credentials()) == 1

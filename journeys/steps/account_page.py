@@ -1,0 +1,21 @@
+"""``account_page``: finish the run and go back to the account page (terminal).
+
+For journeys that change a signed-in user's account (``add-passkey``): unlike ``complete``,
+it starts no new Ferry session and answers no app.
+"""
+
+from __future__ import annotations
+
+from flask import url_for
+
+from journeys.results import Redirect, Result
+from journeys.steps.base import Step
+
+
+class AccountPageStep(Step):
+    type = "account_page"
+    terminal = True
+
+    def enter(self, run) -> Result:
+        run.finish()
+        return Redirect(url_for("account.home"))
