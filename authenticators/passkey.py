@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import peewee
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -125,12 +127,15 @@ class PasskeyAuthenticator(Authenticator):
         credential_id = bytes_to_base64url(verified.credential_id)
         if PasskeyCredential.get_or_none(PasskeyCredential.credential_id == credential_id):
             raise PasskeyRefused("credential_exists")
-        return PasskeyCredential.create(
-            user=user, credential_id=credential_id, public_key=verified.credential_public_key,
-            sign_count=verified.sign_count, transports=transports,
-            backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
-            backed_up=verified.credential_backed_up,
-        )
+        try:
+            return PasskeyCredential.create(
+                user=user, credential_id=credential_id, public_key=verified.credential_public_key,
+                sign_count=verified.sign_count, transports=transports,
+                backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+                backed_up=verified.credential_backed_up,
+            )
+        except peewee.IntegrityError:
+            raise PasskeyRefused("credential_exists") from None  # registered twice at once
 
     # -- authentication ----------------------------------------------------------------------
     def authentication_options(self, context: dict[str, Any]) -> str:
@@ -143,9 +148,16 @@ class PasskeyAuthenticator(Authenticator):
         begin_ceremony(context, "authentication", options.challenge)
         return options_to_json(options)
 
-    def authenticate(self, context: dict[str, Any], answer: str) -> PasskeySignIn:
-        """Verify the browser's ``get`` answer; updates the counter and last use of the credential."""
+    def authenticate(self, context: dict[str, Any], answer: str,
+                     spend: Callable[[], None] | None = None) -> PasskeySignIn:
+        """Verify the browser's ``get`` answer; updates the counter and last use of the credential.
+
+        ``spend`` makes the challenge's removal durable first (the step saves its run), so the
+        same answer posted twice at once signs in once.
+        """
         challenge = take_ceremony(context, "authentication")
+        if spend is not None:
+            spend()
         try:
             parsed = parse_authentication_credential_json(answer)
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:

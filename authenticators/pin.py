@@ -21,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import peewee
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from webauthn import (
@@ -54,7 +56,7 @@ from authenticators.passkey import (
     take_ceremony,
     user_handle,
 )
-from models import PinCredential, User, db, utcnow
+from models import PinCredential, User, utcnow
 from security.audit import record
 
 #: Wrong PINs in a row that disable a PIN.
@@ -174,10 +176,13 @@ class PinAuthenticator(Authenticator):
         if PinCredential.get_or_none(PinCredential.credential_id == credential_id):
             raise PasskeyRefused("credential_exists")
         pin_hash = self.hasher.hash(pin)  # before the write: no lock held across argon2
-        return PinCredential.create(
-            user=user, credential_id=credential_id, public_key=verified.credential_public_key,
-            sign_count=verified.sign_count, pin_hash=pin_hash,
-        )
+        try:
+            return PinCredential.create(
+                user=user, credential_id=credential_id, public_key=verified.credential_public_key,
+                sign_count=verified.sign_count, pin_hash=pin_hash,
+            )
+        except peewee.IntegrityError:
+            raise PasskeyRefused("credential_exists") from None  # registered twice at once
 
     # -- sign-in -----------------------------------------------------------------------------
     def usable(self, user: User | None) -> list[PinCredential]:
@@ -201,14 +206,19 @@ class PinAuthenticator(Authenticator):
         begin_ceremony(context, "pin_authentication", options.challenge)
         return options_to_json(options)
 
-    def authenticate(self, context: dict[str, Any], user: User | None, answer: str,
-                     pin: str) -> PinSignIn:
+    def authenticate(self, context: dict[str, Any], user: User | None, answer: str, pin: str,
+                     spend: Callable[[], None] | None = None) -> PinSignIn:
         """Check the device's assertion for ``user``, then the PIN.
 
-        Raises :class:`PasskeyRefused` when the device part fails (nothing counted) and
-        :class:`PinWrong` when only the PIN was wrong (counted).
+        ``spend`` makes the challenge's removal durable before anything is counted (the step
+        saves its run; a parallel request holding the same answer then fails as stale). The
+        wrong-PIN count is reserved by one conditional UPDATE before argon2 runs, so parallel
+        guesses can never pass :data:`MAX_FAILURES`. Raises :class:`PasskeyRefused` when the
+        device part fails (nothing counted) and :class:`PinWrong` when the PIN was wrong.
         """
         challenge = take_ceremony(context, "pin_authentication")
+        if spend is not None:
+            spend()
         try:
             parsed = parse_authentication_credential_json(answer)
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
@@ -217,8 +227,6 @@ class PinAuthenticator(Authenticator):
             PinCredential.credential_id == bytes_to_base64url(parsed.raw_id))
         if credential is None or user is None or credential.user_id != user.id:
             raise PasskeyRefused("unknown_credential")  # includes another user's credential
-        if credential.disabled_at is not None:
-            raise PasskeyRefused("pin_disabled")
         try:
             verified = verify_authentication_response(
                 credential=parsed, expected_challenge=challenge, expected_rp_id=self.rp_id,
@@ -227,17 +235,40 @@ class PinAuthenticator(Authenticator):
             )
         except (WebAuthnException, ValueError, TypeError) as error:
             raise PasskeyRefused("invalid_assertion") from error
+        # Only a verified device learns that its PIN is turned off.
+        if credential.disabled_at is not None:
+            raise PasskeyRefused("pin_disabled")
         check_counter(credential, verified.new_sign_count, "pin")
         if user.status != "active":
             raise PasskeyRefused("user_disabled")
-        # The device proved itself: this signature is spent whatever the PIN turns out to be.
-        PinCredential.update(sign_count=verified.new_sign_count).where(
-            PinCredential.id == credential.id).execute()
+        self._reserve_attempt(credential, verified.new_sign_count)
         if not self._matches(credential.pin_hash, pin):
             raise PinWrong(self._count_failure(credential))
         PinCredential.update(failed_attempts=0, last_used_at=utcnow()).where(
-            PinCredential.id == credential.id).execute()
+            (PinCredential.id == credential.id) & PinCredential.disabled_at.is_null()).execute()
         return PinSignIn(credential=credential, user=user)
+
+    def _reserve_attempt(self, credential: PinCredential, sign_count: int) -> None:
+        """Count this attempt as wrong until the PIN proves right, and spend the signature.
+
+        One statement: it only succeeds while the PIN is on, under the limit, and the counter
+        still grows (or neither side counts), so parallel requests cannot share a guess.
+        """
+        counter_ok = (PinCredential.sign_count < sign_count) if sign_count else \
+            (PinCredential.sign_count == 0)
+        reserved = PinCredential.update(
+            failed_attempts=PinCredential.failed_attempts + 1, sign_count=sign_count,
+        ).where(
+            (PinCredential.id == credential.id) & PinCredential.disabled_at.is_null()
+            & (PinCredential.failed_attempts < MAX_FAILURES) & counter_ok
+        ).execute()
+        if not reserved:
+            raise PasskeyRefused("pin_disabled" if self._disabled(credential) else "raced")
+
+    @staticmethod
+    def _disabled(credential: PinCredential) -> bool:
+        row = PinCredential.get_or_none(PinCredential.id == credential.id)
+        return row is None or row.disabled_at is not None or row.failed_attempts >= MAX_FAILURES
 
     def _matches(self, pin_hash: str, pin: str) -> bool:
         try:
@@ -246,16 +277,13 @@ class PinAuthenticator(Authenticator):
             return False
 
     def _count_failure(self, credential: PinCredential) -> int:
-        """Count one wrong PIN atomically; disable the PIN at the limit. Returns tries left."""
-        with db.atomic():
-            PinCredential.update(failed_attempts=PinCredential.failed_attempts + 1).where(
-                PinCredential.id == credential.id).execute()
-            failures = PinCredential.get_by_id(credential.id).failed_attempts
-            if failures >= MAX_FAILURES:
-                disabled = PinCredential.update(disabled_at=utcnow()).where(
-                    (PinCredential.id == credential.id) & PinCredential.disabled_at.is_null()
-                ).execute()
-                if disabled:
-                    record("pin.disabled", user_id=credential.user_id,
-                           credential=credential.credential_id, failures=failures)
+        """The attempt reserved was wrong: disable the PIN at the limit. Returns tries left."""
+        failures = PinCredential.get_by_id(credential.id).failed_attempts
+        if failures >= MAX_FAILURES:
+            disabled = PinCredential.update(disabled_at=utcnow()).where(
+                (PinCredential.id == credential.id) & PinCredential.disabled_at.is_null()
+            ).execute()
+            if disabled:
+                record("pin.disabled", user_id=credential.user_id,
+                       credential=credential.credential_id, failures=failures)
         return max(MAX_FAILURES - failures, 0)

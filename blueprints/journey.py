@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("journey", __name__)
 
+#: How often a request that lost a race for its run shows the run again before giving up.
+STALE_RETRIES = 5
+
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["SIGNIN_RATE_LIMIT"], methods=["POST"])
@@ -33,13 +36,20 @@ def page():
         result = journeys.submit(run, request.form) if request.method == "POST" else journeys.show(run)
     except StaleRun:
         # Another request moved this run on meanwhile (double submit): show where it is now,
-        # or, if that request finished the sign-in, the page of the signed-in user.
-        try:
-            result = journeys.show(journeys.load(session.get("run")))
-        except RunMissing:
-            if sessions.current() is not None:
-                return redirect(url_for("account.home"), code=303)
-            return render_template("errors/journey_expired.html"), 400
+        # or, if that request finished the sign-in, the page of the signed-in user. Showing a
+        # page may write too (a new WebAuthn challenge), so a burst of requests tries again.
+        for _attempt in range(STALE_RETRIES):
+            try:
+                result = journeys.show(journeys.load(session.get("run")))
+                break
+            except StaleRun:
+                continue
+            except RunMissing:
+                if sessions.current() is not None:
+                    return redirect(url_for("account.home"), code=303)
+                return render_template("errors/journey_expired.html"), 400
+        else:
+            return render_template("errors/journey_busy.html"), 409
     except JourneyBroken:
         log.exception("journey %s is broken at step %s", run.journey, run.step)
         return render_template("errors/journey_broken.html"), 500

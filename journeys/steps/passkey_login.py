@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 import authenticators
 from authenticators.passkey import PasskeyRefused
+from journeys import run as runs
 from journeys.results import Done, Result
 from journeys.steps.base import Step
 from journeys.steps.register_passkey import PasskeyForm
@@ -23,7 +24,8 @@ from security.audit import record
 def sign_in_with_passkey(run, answer: str) -> bool:
     """Verify a passkey answer for ``run``; on success the run knows its user. Audited."""
     try:
-        signed_in = authenticators.get("passkey").authenticate(run.context, answer)
+        signed_in = authenticators.get("passkey").authenticate(
+            run.context, answer, spend=lambda: runs.save(run))
     except PasskeyRefused as refused:
         record("signin.failed", client_id=run.client_id, reason=f"passkey_{refused.reason}")
         return False

@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Regexp
 import authenticators
 from authenticators.passkey import PasskeyRefused
 from authenticators.pin import MAX_LENGTH, MIN_LENGTH, PinWrong
+from journeys import run as runs
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm
@@ -74,7 +75,8 @@ class PinLoginStep(Step):
         user = self._user(run)
         try:
             signed_in = authenticators.get("pin").authenticate(
-                run.context, user, form.credential.data, form.pin.data)
+                run.context, user, form.credential.data, form.pin.data,
+                spend=lambda: runs.save(run))
         except PinWrong as wrong:
             record("signin.failed", user_id=user.id if user else None, client_id=run.client_id,
                    reason="pin_wrong")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 
 import pytest
 from webauthn.helpers import bytes_to_base64url
@@ -332,3 +333,66 @@ def test_a_passkey_is_not_a_pin_device_and_a_pin_key_is_not_a_passkey(app):
     page.open()
     refused = page.post(credential=pin_device.get(options_of(page.page)))
     assert "That passkey didn't work" in text(refused)
+
+
+def post_at_once(app, browser: SignIn, payloads: list[dict]) -> list:
+    """Post each payload from its own client carrying ``browser``'s cookie, all at one instant."""
+    cookie = browser.client.get_cookie("ferry_session")
+    fields = form_fields(browser.page.get_data(as_text=True))
+    barrier, answers = threading.Barrier(len(payloads)), [None] * len(payloads)
+
+    def post(index: int) -> None:
+        client = app.test_client()
+        client.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+        barrier.wait()
+        answers[index] = client.post("/login", data={**fields, **payloads[index]})
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(payloads))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+def test_one_device_signature_posted_many_times_at_once_buys_one_guess(app):
+    device = SoftAuthenticator()
+    set_pin(app, ALICE, device)
+    browser = pin_page(app, ALICE)
+    answer = device.get(options_of(browser.page), count=0)  # a device that keeps no counter
+    answers = post_at_once(app, browser, [{"pin": f"{100003 + 7919 * i:06d}", "credential": answer}
+                                          for i in range(12)])
+    assert [a.status_code for a in answers if a is not None] == [200] * 12, \
+        [a.status_code for a in answers if a is not None]
+    assert stored_pin(app, ALICE).failed_attempts == 1
+
+
+def test_parallel_guesses_never_pass_the_limit_nor_sign_in_after_it(app):
+    device = SoftAuthenticator()
+    set_pin(app, ALICE, device)
+    browser = pin_page(app, ALICE)
+    for _ in range(MAX_FAILURES - 1):
+        browser.post(pin="000001", credential=device.get(options_of(browser.page), count=0))
+    # Twelve browsers, each with its own run and signature; the right PIN among the guesses.
+    pages = [pin_page(app, ALICE) for _ in range(12)]
+    guesses = [PIN] + [f"{200003 + 7919 * i:06d}" for i in range(11)]
+    barrier, answers = threading.Barrier(12), [None] * 12
+
+    def post(index: int) -> None:
+        page = pages[index]
+        signed = device.get(options_of(page.page), count=0)
+        barrier.wait()
+        answers[index] = page.post(pin=guesses[index], credential=signed)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(a is not None and a.status_code in (200, 303) for a in answers)
+    stored = stored_pin(app, ALICE)
+    assert stored.failed_attempts <= MAX_FAILURES
+    # One slot was left: at most one guess was checked, so the right PIN won only if it took it.
+    signed_in = [i for i, a in enumerate(answers) if a.status_code == 303]
+    assert signed_in in ([], [0])
+    assert (stored.disabled_at is not None) == (signed_in == [])
