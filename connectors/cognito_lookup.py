@@ -85,6 +85,8 @@ class CognitoLookupSettings(ConnectorSettings):
 
     lookup: bool = Field(False, description="Find users by e-mail without a password "
                          "(ListUsers, with AWS credentials).")
+    lookup_unverified: bool = Field(False, description="Also find users whose e-mail Cognito "
+                                    "has not verified (see the takeover note).")
     aws_access_key_id: str | None = Field(None, pattern=r"^\w{16,128}$",
                                           description="For lookup; default: boto3's chain.")
     aws_secret_access_key: str | None = Field(None, min_length=1,
@@ -179,6 +181,14 @@ class CognitoLookup:
             log.info("connector %s: user %s cannot be looked up (%s)", connector.name,
                      identity.subject, "disabled" if not enabled else status)
             raise AccountBlocked("disabled")
+        verified = str(identity.claims.get("email_verified", "")).lower() == "true"  # a string
+        if not verified and not connector.settings.lookup_unverified:
+            # Anyone could have registered this address at Cognito without owning it; linking
+            # that account to whoever proves the mailbox would let its password into the new
+            # user. Treated as unknown: the owner still migrates with the password they know.
+            log.info("connector %s: user %s has an unverified e-mail; not looked up",
+                     connector.name, identity.subject)
+            return None
         return identity
 
     def ambiguous(self, candidates: list[dict[str, Any]], full: bool) -> None:

@@ -202,9 +202,11 @@ def listed(*users: dict) -> Reply:
     return Reply(200, {"Users": list(users)}, AMZ_JSON)
 
 
-def pool_user(sub: str, email: str = ALICE, status: str = "CONFIRMED", enabled: bool = True) -> dict:
+def pool_user(sub: str, email: str = ALICE, status: str = "CONFIRMED", enabled: bool = True,
+              verified: str = "true") -> dict:
     return {"Username": sub, "Enabled": enabled, "UserStatus": status,
-            "Attributes": [{"Name": "sub", "Value": sub}, {"Name": "email", "Value": email}]}
+            "Attributes": [{"Name": "sub", "Value": sub}, {"Name": "email", "Value": email},
+                           {"Name": "email_verified", "Value": verified}]}
 
 
 @pytest.fixture
@@ -233,6 +235,7 @@ def test_the_search_is_signed_and_federated_profiles_are_not_candidates(scripted
 
 @pytest.mark.parametrize("users", [
     pytest.param([pool_user("u-42", email="someone.else@example.com")], id="someone-else"),
+    pytest.param([pool_user("u-42", verified="false")], id="unverified-e-mail"),
     pytest.param([pool_user(f"u-{n}", status="EXTERNAL_PROVIDER") for n in range(2)],
                  id="only-federated-profiles"),
     pytest.param([pool_user("u-0")] + [pool_user(f"g-{n}", status="EXTERNAL_PROVIDER")
@@ -332,9 +335,23 @@ def test_without_lookup_the_connector_cannot_look_users_up(make_app, app, cognit
 
 
 # -- the shipped sign-in-with-code journey ------------------------------------------------------
+def test_an_unverified_cognito_email_reads_as_unknown_by_default(make_app, cognito, pool, keys):
+    """Anyone may have signed up at Cognito with Bob's address without owning it: linking that
+    account to whoever proves the mailbox would let its password into Bob's new user."""
+    connector = build_connector(make_app(), lookup_table(cognito, pool, keys.lookup))
+    assert connector.find(BOB) is None
+    assert connector.find(ALICE) is not None
+    with MailServer() as mail:
+        app = make_app(DEPLOYMENT=code_deployment(
+            {"legacy": lookup_table(cognito, pool, keys.lookup)}, lookup="legacy"), **mail.config())
+        ask_for_code(app, BOB)
+        assert mail.received == []
+
+
 def test_a_cognito_user_signs_in_with_a_code_to_their_cognito_email_and_is_created_verified(
         make_app, cognito, pool, keys):
-    table = lookup_table(cognito, pool, keys.lookup)
+    # Bob's address is unverified at Cognito: the operator opted in (lookup_unverified).
+    table = lookup_table(cognito, pool, keys.lookup, lookup_unverified=True)
     with MailServer() as mail:
         app = make_app(DEPLOYMENT=code_deployment({"legacy": table}, lookup="legacy"),
                        **mail.config())
