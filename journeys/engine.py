@@ -71,6 +71,9 @@ class JourneyEngine:
                 log.debug("journey %s: %s -> journey %s", journey.name, run.step, result.journey)
                 journey = self.journeys[result.journey]
                 run.model.journey, run.step = journey.name, journey.start
+                # The new journey proves who the user is itself: nothing proved so far carries.
+                for key in ("user_id", "amr", "external_identity", "legacy_amr"):
+                    run.context.pop(key, None)
                 result = journey.step(journey.start).enter(run)
                 continue
             if not isinstance(result, Done):

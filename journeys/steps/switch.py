@@ -1,7 +1,8 @@
 """``switch``: go on in another journey (for example "Sign in another way").
 
-Setting ``journey``: the journey to continue in, from its first step. The run keeps its
-context: the app's authorization request, and the identifier when one was typed. Terminal for
+Setting ``journey``: the journey to continue in, from its first step. The run keeps the app's
+authorization request and the identifier when one was typed; who the user is (``user_id``,
+``amr``, a legacy identity) does not carry over: the new journey proves it itself. Terminal for
 the journey it leaves, so it needs no ``on``.
 """
 

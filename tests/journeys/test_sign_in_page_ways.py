@@ -141,16 +141,47 @@ def test_the_other_ways_need_an_identifier_first(app, alternative):
     assert "Enter your password." not in text(page)
 
 
-def test_sign_in_another_way_from_passkey_sign_in_keeps_the_apps_request(make_app):
-    app = make_app(DEPLOYMENT=deployment(apps={"test-app": {
-        **deployment()["apps"]["test-app"], "journey": "passkey-sign-in"}}))
+PASSKEYS_ONLY_APP = {"test-app": {**deployment()["apps"]["test-app"], "journey": "passkey-sign-in"}}
+ANOTHER_WAY = {"passkey-sign-in": {"steps": {
+    "passkey": {"on": {"other": "another-way"}},
+    "another-way": {"type": "switch", "journey": "sign-in"}}}}
+
+
+def test_the_shipped_passkey_journey_has_no_fallback(make_app):
+    app = make_app(DEPLOYMENT=deployment(apps=PASSKEYS_ONLY_APP))
     create_local_user(app, ALICE, PASSWORD)
     browser = sign_in_page(app)
-    assert "Sign in with a passkey" in text(browser.page) and 'name="password"' not in text(browser.page)
+    assert "Sign in with a passkey" in text(browser.page)
+    assert "Sign in another way" not in text(browser.page)
+    assert 'name="password"' not in text(browser.post(other="1"))
+
+
+def test_sign_in_another_way_when_the_deployment_adds_it_keeps_the_apps_request(make_app):
+    app = make_app(DEPLOYMENT=deployment(apps=PASSKEYS_ONLY_APP, journeys=ANOTHER_WAY))
+    create_local_user(app, ALICE, PASSWORD)
+    browser = sign_in_page(app)
+    assert "Sign in another way" in text(browser.page) and 'name="password"' not in text(browser.page)
     page = browser.post(other="1")
     assert 'name="password"' in text(page)
     answer = browser.post(identifier=ALICE, password=PASSWORD)
     assert browser.exchange(browser.code_from(answer)).status_code == 200
+
+
+def test_a_switch_carries_no_proof_of_who_the_user_is(app):
+    from journeys import engine
+    from journeys import run as runs
+    from journeys.results import Switch
+
+    with app.test_request_context(), db.connection_context():
+        token = engine().start("passkey-sign-in", context={"identifier": ALICE})
+        run = engine().load(token)
+        run.context.update({"user_id": "someone", "amr": ["hwk"], "legacy_amr": ["otp"]})
+        engine()._advance(run, Switch("sign-in"))
+        runs.save(run)
+        moved = engine().load(token)
+        assert (moved.journey, moved.step) == ("sign-in", "collect")
+        assert moved.context["identifier"] == ALICE
+        assert not {"user_id", "amr", "legacy_amr"} & set(moved.context)
 
 
 @pytest.mark.parametrize("journeys, problem", [
