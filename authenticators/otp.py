@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 from typing import Any, Literal
 
 from authenticators.base import Authenticator
-from authenticators.otp_delivery import CodeSender, DeliveryFailed, build_sender
+from authenticators.otp_delivery import CodeSender, DeliveryFailed, SendTiming, build_sender
 from authenticators.sms_delivery import SmsSender, build_sms_sender
 from models import OtpCode, utcnow
 from security.throttle import FailureThrottle
@@ -59,6 +60,7 @@ class OtpAuthenticator(Authenticator):
         self.sender = sender
         self.sms_sender = sms_sender
         self.sends = sends
+        self.timing: dict[str, SendTiming] = {"email": SendTiming(), "sms": SendTiming()}
 
     @classmethod
     def from_config(cls, config: Any) -> OtpAuthenticator:
@@ -83,15 +85,24 @@ class OtpAuthenticator(Authenticator):
         ``channel`` says what ``address`` is: an e-mail address, or an E.164 phone number.
 
         Unknown identifiers get a stored code nobody received, so every later answer matches a
-        real account's. Raises :class:`SendThrottled` or :class:`DeliveryFailed`; then the
-        previous code, its counters and the send budget are as they were.
+        real account's, after a wait like a real send's (:class:`SendTiming`). Raises
+        :class:`SendThrottled` or :class:`DeliveryFailed`; then the previous code, its counters
+        and the send budget are as they were.
         """
         wait = self.sends.retry_after(_SEND_SCOPE, identifier)
         if wait:
             raise SendThrottled(wait)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         if address is not None:
-            self._sender(channel).send(address, code, int(CODE_TTL.total_seconds() // 60))
+            started = time.monotonic()
+            try:
+                self._sender(channel).send(address, code, int(CODE_TTL.total_seconds() // 60))
+            except DeliveryFailed:
+                self.timing[channel].failed()
+                raise
+            self.timing[channel].sent(time.monotonic() - started)
+        else:
+            self.timing[channel].imitate()  # as long as a send, and failing while sends fail
         self.sends.failed(_SEND_SCOPE, identifier)  # counts sends, not failures
         values = {"code_hash": self._hash(run_hash, code), "expires_at": utcnow() + CODE_TTL,
                   "used_at": None}

@@ -10,8 +10,11 @@ and the journey tells the user it could not send the code; nothing is consumed.
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 from typing import Any
 
@@ -40,6 +43,43 @@ class CodeSender:
     def send(self, address: str, code: str, minutes: int) -> None:
         """Deliver ``code`` (valid ``minutes``) to ``address`` or raise :class:`DeliveryFailed`."""
         raise NotImplementedError
+
+
+class SendTiming:
+    """How sending looks from outside, so that not sending (an unknown address) looks the same.
+
+    Sending waits for the mail server or SMS gateway; not sending would answer at once, and
+    the difference tells who has an account. :meth:`imitate` waits about as long as recent
+    sends took (a moving average, with jitter), and while the sender has been failing it fails
+    too, so an outage reads the same for every address. Per server process.
+    """
+
+    #: Seconds after a failed send during which sends are taken to be failing.
+    FAILING_FOR = 60.0
+
+    def __init__(self) -> None:
+        self.average: float | None = None
+        self.failed_at: float | None = None
+        self._lock = threading.Lock()
+
+    def sent(self, seconds: float) -> None:
+        with self._lock:
+            self.average = seconds if self.average is None else 0.8 * self.average + 0.2 * seconds
+            self.failed_at = None
+
+    def failed(self) -> None:
+        with self._lock:
+            self.failed_at = time.monotonic()
+
+    def imitate(self) -> None:
+        with self._lock:
+            failing = self.failed_at is not None and \
+                time.monotonic() - self.failed_at < self.FAILING_FOR
+            average = self.average
+        if failing:
+            raise DeliveryFailed("not sent: the sender has been failing (imitated)")
+        if average:
+            time.sleep(average * (0.85 + secrets.randbelow(300) / 1000))
 
 
 def message_text(code: str, minutes: int) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 import authenticators
 from authenticators import otp as otp_module
+from authenticators import otp_delivery
 from authenticators.otp import DeliveryFailed, SendThrottled
 from authenticators.otp_delivery import LogSender
 from models import JourneyRun, OtpCode, db, utcnow
@@ -143,3 +144,30 @@ def test_an_unknown_identifier_gets_a_code_nobody_received(otp_app, mail):
         assert mail.received == []
         assert OtpCode.get(OtpCode.run == run).code_hash  # stored like a real one
         assert otp.verify(run, "123456") != "missing"
+
+
+def test_not_sending_waits_like_sending_and_fails_while_sending_fails(make_app, monkeypatch):
+    """An unknown address must not answer faster than a real send, nor succeed during an outage."""
+    waits: list[float] = []
+    monkeypatch.setattr(otp_delivery.time, "sleep", waits.append)  # record, don't wait
+    with MailServer() as mail:
+        app = make_app(**mail.config())
+        with app.app_context(), db.connection_context():
+            otp = authenticators.get("otp")
+            otp.issue(new_run("known"), ALICE, ALICE)  # a real send through SMTP
+            average = otp.timing["email"].average
+            assert average is not None and average > 0
+            otp.issue(new_run("unknown"), "nobody@example.com", None)
+            assert len(waits) == 1 and 0.85 * average <= waits[0] <= 1.15 * average
+            assert len(mail.received) == 1
+
+    down = make_app(OTP_SENDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(),
+                    SMTP_SECURITY="none", SMTP_TIMEOUT=2)
+    with down.app_context(), db.connection_context():
+        otp = authenticators.get("otp")
+        with pytest.raises(DeliveryFailed):
+            otp.issue(new_run("known"), ALICE, ALICE)
+        unknown_run = new_run("unknown")
+        with pytest.raises(DeliveryFailed, match="imitated"):
+            otp.issue(unknown_run, "nobody@example.com", None)
+        assert OtpCode.get_or_none(OtpCode.run == unknown_run) is None  # nothing stored either
