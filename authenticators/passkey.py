@@ -100,7 +100,7 @@ class PasskeyAuthenticator(Authenticator):
             challenge=pending_challenge(context, "registration"),
             user_name=user.email or user.username or user.id,
             user_display_name=user.name or user.email or user.username or "",
-            timeout=CEREMONY_TTL * 1000,
+            timeout=time_left_ms(context, "registration"),
             authenticator_selection=AuthenticatorSelectionCriteria(
                 resident_key=ResidentKeyRequirement.REQUIRED, require_resident_key=True,
                 user_verification=self.user_verification,
@@ -141,7 +141,7 @@ class PasskeyAuthenticator(Authenticator):
     def authentication_options(self, context: dict[str, Any]) -> str:
         """Options for a usernameless ``navigator.credentials.get`` (no allowCredentials)."""
         options = generate_authentication_options(
-            rp_id=self.rp_id, timeout=CEREMONY_TTL * 1000, allow_credentials=[],
+            rp_id=self.rp_id, timeout=time_left_ms(context, "authentication"), allow_credentials=[],
             challenge=pending_challenge(context, "authentication"),
             user_verification=self.user_verification,
         )
@@ -210,6 +210,14 @@ def pending_challenge(context: dict[str, Any], ceremony: str) -> bytes | None:
             and state.get("expires_at", 0) - time.time() > CEREMONY_TTL / 2):
         return base64url_to_bytes(state["challenge"])
     return None
+
+
+def time_left_ms(context: dict[str, Any], ceremony: str) -> int:
+    """The options' ``timeout``: what is left of a pending challenge, else a whole ceremony."""
+    state = context.get(CONTEXT_KEY)
+    if pending_challenge(context, ceremony) is not None and isinstance(state, dict):
+        return int((state["expires_at"] - time.time()) * 1000)
+    return CEREMONY_TTL * 1000
 
 
 def begin_ceremony(context: dict[str, Any], ceremony: str, challenge: bytes) -> None:

@@ -48,12 +48,12 @@ from webauthn.helpers.structs import (
 
 from authenticators.base import Authenticator
 from authenticators.passkey import (
-    CEREMONY_TTL,
     PasskeyRefused,
     begin_ceremony,
     check_counter,
     pending_challenge,
     take_ceremony,
+    time_left_ms,
     user_handle,
 )
 from models import PinCredential, User, utcnow
@@ -62,6 +62,8 @@ from security.audit import record
 #: Wrong PINs in a row that disable a PIN.
 MAX_FAILURES = 10
 MIN_LENGTH, MAX_LENGTH = 6, 12
+#: Lengths of credential ids common authenticators make, for decoys.
+DECOY_LENGTHS = (16, 20, 32, 48, 63)
 
 
 class PinWrong(Exception):
@@ -144,7 +146,7 @@ class PinAuthenticator(Authenticator):
             challenge=pending_challenge(context, "pin_registration"),
             user_name=user.email or user.username or user.id,
             user_display_name=user.name or user.email or user.username or "",
-            timeout=CEREMONY_TTL * 1000,
+            timeout=time_left_ms(context, "pin_registration"),
             authenticator_selection=AuthenticatorSelectionCriteria(
                 authenticator_attachment=AuthenticatorAttachment.PLATFORM,
                 resident_key=ResidentKeyRequirement.DISCOURAGED, require_resident_key=False,
@@ -196,15 +198,21 @@ class PinAuthenticator(Authenticator):
         """Options naming the user's usable PIN credentials (a decoy when there are none)."""
         ids = [base64url_to_bytes(c.credential_id) for c in self.usable(user)]
         if not ids:
-            ids = [hmac.new(self.secret, b"pin-decoy:" + identifier.encode(), hashlib.sha256).digest()]
+            ids = [self._decoy(identifier)]
         options = generate_authentication_options(
-            rp_id=self.rp_id, timeout=CEREMONY_TTL * 1000,
+            rp_id=self.rp_id, timeout=time_left_ms(context, "pin_authentication"),
             challenge=pending_challenge(context, "pin_authentication"),
             allow_credentials=[PublicKeyCredentialDescriptor(id=i) for i in ids],
             user_verification=UserVerificationRequirement.DISCOURAGED,
         )
         begin_ceremony(context, "pin_authentication", options.challenge)
         return options_to_json(options)
+
+    def _decoy(self, identifier: str) -> bytes:
+        """A credential id no device holds, stable per identifier, as long as real ones are
+        (authenticators make ids of 16 to 64 bytes; the length is part of the disguise)."""
+        digest = hmac.new(self.secret, b"pin-decoy:" + identifier.encode(), hashlib.sha512).digest()
+        return digest[1:1 + DECOY_LENGTHS[digest[0] % len(DECOY_LENGTHS)]]
 
     def authenticate(self, context: dict[str, Any], user: User | None, answer: str, pin: str,
                      spend: Callable[[], None] | None = None) -> PinSignIn:

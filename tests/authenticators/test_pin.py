@@ -10,9 +10,10 @@ import json
 import random
 import re
 import threading
+import time
 
 import pytest
-from webauthn.helpers import bytes_to_base64url
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 import authenticators
 import authenticators.passkey as passkey_module
@@ -396,3 +397,24 @@ def test_parallel_guesses_never_pass_the_limit_nor_sign_in_after_it(app):
     signed_in = [i for i, a in enumerate(answers) if a.status_code == 303]
     assert signed_in in ([], [0])
     assert (stored.disabled_at is not None) == (signed_in == [])
+
+
+def test_decoys_vary_in_length_like_real_credential_ids(app):
+    lengths = set()
+    for n in range(40):
+        browser = pin_page(app, f"nobody-{n}@example.com")
+        [decoy] = options_of(browser.page)["allowCredentials"]
+        lengths.add(len(base64url_to_bytes(decoy["id"])))
+    assert len(lengths) >= 3 and lengths <= {16, 20, 32, 48, 63}
+
+
+def test_a_reloaded_pin_page_offers_what_is_left_of_its_challenge(app, monkeypatch):
+    set_pin(app, ALICE, SoftAuthenticator())
+    browser = pin_page(app, ALICE)
+    first = options_of(browser.page)
+    now = time.time()
+    monkeypatch.setattr(passkey_module.time, "time", lambda: now + 100)
+    browser.open()
+    again = options_of(browser.page)
+    assert again["challenge"] == first["challenge"]
+    assert again["timeout"] <= first["timeout"] - 99_000
