@@ -5,25 +5,21 @@ from __future__ import annotations
 import pytest
 
 from models import AuditEvent, PasskeyCredential, PasswordCredential, PinCredential, db, utcnow
-from tests.accounts import create_local_user
-from tests.conftest import SignIn, form_fields
+from tests.accounts import create_local_user, sign_in_locally
+from tests.conftest import form_fields
 
 EMAIL, PASSWORD = "kim@example.com", "a long local password"
+
+
+@pytest.fixture
+def kim(app, client) -> str:
+    return sign_in_locally(app, client, EMAIL, PASSWORD)
 
 
 def add_passkey(app, user_id: str, name: str) -> int:
     with app.app_context(), db.connection_context():
         return PasskeyCredential.create(user=user_id, credential_id=f"cred-{name}",
                                         public_key=b"\x01", name=name).id
-
-
-@pytest.fixture
-def kim(app, client):
-    user_id = create_local_user(app, EMAIL, PASSWORD)
-    walker = SignIn(client)
-    walker.open()
-    assert walker.post(identifier=EMAIL, password=PASSWORD).headers["Location"] == "/"
-    return user_id
 
 
 def csrf(client) -> str:

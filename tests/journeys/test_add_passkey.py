@@ -9,21 +9,17 @@ from __future__ import annotations
 import pytest
 
 from models import EnrollmentOffer, PasskeyCredential, UserSession, db
-from tests.accounts import create_local_user
+from tests.accounts import sign_in_locally
 from tests.authenticators.soft_authenticator import SoftAuthenticator, options_of
 from tests.authenticators.soft_authenticator import page_text as text
-from tests.conftest import SignIn, form_fields
+from tests.conftest import form_fields
 
 EMAIL, PASSWORD = "kim@example.com", "a long local password"
 
 
 @pytest.fixture
-def kim(app, client):
-    user_id = create_local_user(app, EMAIL, PASSWORD)
-    walker = SignIn(client)
-    walker.open()
-    assert walker.post(identifier=EMAIL, password=PASSWORD).headers["Location"] == "/"
-    return user_id
+def kim(app, client) -> str:
+    return sign_in_locally(app, client, EMAIL, PASSWORD)
 
 
 def add(client):
