@@ -85,12 +85,16 @@ def create_accounts(environ: dict[str, str], count: int) -> tuple[list[Account],
             accounts.append(Account(email, password, user.id))
             if (number + 1) % 10 == 0 or number + 1 == count:
                 progress(f"created {number + 1}/{count} users")
-        hasher = password_authenticator.hasher
+        params = argon2_params(password_authenticator.hasher)
     db.close()
-    params = {"time_cost": hasher.time_cost, "memory_cost": hasher.memory_cost,
-              "parallelism": hasher.parallelism, "hash_len": hasher.hash_len,
-              "salt_len": hasher.salt_len}
     return accounts, params
+
+
+def argon2_params(hasher) -> dict:
+    """The settings of Ferry's argon2id ``PasswordHasher``, to build the same one elsewhere."""
+    return {"time_cost": hasher.time_cost, "memory_cost": hasher.memory_cost,
+            "parallelism": hasher.parallelism, "hash_len": hasher.hash_len,
+            "salt_len": hasher.salt_len}
 
 
 class Gunicorn:

@@ -1,6 +1,8 @@
-"""The benchmark's load client: browsers walking Ferry's code flow for returning users.
+"""The benchmarks' load client: threads of fresh browsers signing in to Ferry, one after another.
 
-Each sign-in is a fresh browser (cookie jar), so single sign-on never short-cuts the password:
+:class:`Load` runs the threads and records every sign-in; a benchmark says what one sign-in is.
+Here, for signin.py, :class:`CodeFlowLoad`: returning users walking Ferry's code flow. Each
+sign-in is a fresh browser (cookie jar), so single sign-on never short-cuts the password:
 ``/authorize`` (PKCE, state, nonce) -> ``GET /login`` -> ``POST /login`` -> the code from the 303
 -> ``POST /token`` with Basic auth, then the ID token's signature, iss, aud, nonce and sub.
 """
@@ -100,18 +102,32 @@ class Outcome:
     finished: float  # time.monotonic() at the end of the sign-in
     seconds: float
     failure: SignInFailed | None = None
+    figures: dict = field(default_factory=dict)  # what the benchmark's sign_in returned
 
 
-@dataclass
 class Load:
-    """Client threads signing in continuously until ``stop`` is set."""
+    """Client threads signing in continuously until ``stop`` is set.
 
-    base: str
-    keys: KeySet
-    accounts: list[Account]
-    threads: int
-    stop: threading.Event = field(default_factory=threading.Event)
-    outcomes: list[Outcome] = field(default_factory=list)
+    A benchmark overrides :meth:`sign_in`; every attempt becomes an :class:`Outcome` in
+    ``outcomes``, a failure included, with the seconds it took.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.stop = threading.Event()
+        self.outcomes: list[Outcome] = []  # list.append is atomic: the threads share it
+
+    def sign_in(self, number: int, turn: int) -> dict:
+        """Sign in once as thread ``number`` on its ``turn``-th attempt; raise SignInFailed.
+
+        Return what this sign-in measured of itself, kept as ``Outcome.figures``, e.g.::
+
+            def sign_in(self, number, turn):
+                began = time.thread_time()
+                post_form(self.users[number])
+                return {"client_cpu": time.thread_time() - began}
+        """
+        raise NotImplementedError
 
     def start(self) -> list[threading.Thread]:
         runners = [threading.Thread(target=self._run, args=(n,), daemon=True, name=f"browser-{n}")
@@ -121,19 +137,32 @@ class Load:
         return runners
 
     def _run(self, number: int) -> None:
-        turn = number
+        turn = 0
         while not self.stop.is_set():
-            account = self.accounts[turn % len(self.accounts)]
-            turn += self.threads
-            browser, failure = Browser(self.base, self.keys), None
+            figures, failure = {}, None
             began = time.monotonic()
             try:
-                browser.sign_in(account)
+                figures = self.sign_in(number, turn)
             except SignInFailed as error:
                 failure = error
             except Exception as error:  # noqa: BLE001 - a connection error is a finding too
                 failure = SignInFailed(type(error).__name__, str(error)[:300])
-            finally:
-                browser.close()
             ended = time.monotonic()
-            self.outcomes.append(Outcome(ended, ended - began, failure))  # list.append is atomic
+            self.outcomes.append(Outcome(ended, ended - began, failure, figures))
+            turn += 1
+
+
+class CodeFlowLoad(Load):
+    """Returning users, taken in turn, each signed in by a fresh :class:`Browser`."""
+
+    def __init__(self, base: str, keys: KeySet, accounts: list[Account], threads: int) -> None:
+        super().__init__(threads)
+        self.base, self.keys, self.accounts = base, keys, accounts
+
+    def sign_in(self, number: int, turn: int) -> dict:
+        browser = Browser(self.base, self.keys)
+        try:
+            browser.sign_in(self.accounts[(number + turn * self.threads) % len(self.accounts)])
+        finally:
+            browser.close()
+        return {}
