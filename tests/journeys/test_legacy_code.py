@@ -6,7 +6,6 @@ for users who already migrated: legacy_code -[local]-> otp_send -> otp_verify (F
 
 from __future__ import annotations
 
-import html
 import json
 import re
 
@@ -17,6 +16,8 @@ from settings.errors import ConfigError
 from tests.accounts import count_users, create_local_user
 from tests.authenticators.mail import MailServer
 from tests.conftest import APP_REDIRECT, SignIn, deployment, form_fields
+from tests.journeys.test_sign_in_with_code import ask_for_code as ask_with
+from tests.journeys.test_sign_in_with_code import text, wrong_for
 from tests.peers.auth0_fake import Auth0Fake, Fault
 
 ALICE = "alice@example.com"  # at Auth0 (email connection), not yet migrated
@@ -87,21 +88,8 @@ def code_app(make_app, auth0, mail):
     return app
 
 
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
 def ask_for_code(app, identifier: str = ALICE) -> SignIn:
-    browser = SignIn(app.test_client())
-    assert browser.authorize().status_code == 302
-    browser.open()
-    response = browser.post(identifier=identifier)
-    assert response.status_code == 200, text(response)[:500]
-    return browser
-
-
-def wrong_for(code: str) -> str:
-    return f"{(int(code) + 1) % 10**6:06d}"
+    return ask_with(app, identifier)
 
 
 def local_user(app, email: str) -> User:
