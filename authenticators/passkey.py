@@ -95,22 +95,14 @@ class PasskeyAuthenticator(Authenticator):
     def registration_options(self, context: dict[str, Any], user: User) -> str:
         """Options for ``navigator.credentials.create`` (JSON); the challenge goes to ``context``."""
         existing = PasskeyCredential.select().where(PasskeyCredential.user == user)
-        options = generate_registration_options(
-            rp_id=self.rp_id, rp_name=self.rp_name, user_id=user_handle(user),
-            challenge=pending_challenge(context, "registration"),
-            user_name=user.email or user.username or user.id,
-            user_display_name=user.name or user.email or user.username or "",
-            timeout=time_left_ms(context, "registration"),
-            authenticator_selection=AuthenticatorSelectionCriteria(
+        return creation_options(
+            context, "registration", rp_id=self.rp_id, rp_name=self.rp_name, user=user,
+            selection=AuthenticatorSelectionCriteria(
                 resident_key=ResidentKeyRequirement.REQUIRED, require_resident_key=True,
                 user_verification=self.user_verification,
             ),
-            exclude_credentials=[
-                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in existing
-            ],
+            exclude=[c.credential_id for c in existing],
         )
-        begin_ceremony(context, "registration", options.challenge)
-        return options_to_json(options)
 
     def register(self, context: dict[str, Any], user: User, answer: str) -> PasskeyCredential:
         """Verify the browser's ``create`` answer and store the new credential for ``user``."""
@@ -125,8 +117,6 @@ class PasskeyAuthenticator(Authenticator):
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
             raise PasskeyRefused("invalid_registration") from error
         credential_id = bytes_to_base64url(verified.credential_id)
-        if PasskeyCredential.get_or_none(PasskeyCredential.credential_id == credential_id):
-            raise PasskeyRefused("credential_exists")
         try:
             return PasskeyCredential.create(
                 user=user, credential_id=credential_id, public_key=verified.credential_public_key,
@@ -135,18 +125,13 @@ class PasskeyAuthenticator(Authenticator):
                 backed_up=verified.credential_backed_up,
             )
         except peewee.IntegrityError:
-            raise PasskeyRefused("credential_exists") from None  # registered twice at once
+            raise PasskeyRefused("credential_exists") from None  # already, or twice at once
 
     # -- authentication ----------------------------------------------------------------------
     def authentication_options(self, context: dict[str, Any]) -> str:
         """Options for a usernameless ``navigator.credentials.get`` (no allowCredentials)."""
-        options = generate_authentication_options(
-            rp_id=self.rp_id, timeout=time_left_ms(context, "authentication"), allow_credentials=[],
-            challenge=pending_challenge(context, "authentication"),
-            user_verification=self.user_verification,
-        )
-        begin_ceremony(context, "authentication", options.challenge)
-        return options_to_json(options)
+        return request_options(context, "authentication", rp_id=self.rp_id, allow=[],
+                               user_verification=self.user_verification)
 
     def authenticate(self, context: dict[str, Any], answer: str,
                      spend: Callable[[], None] | None = None) -> PasskeySignIn:
@@ -218,6 +203,36 @@ def time_left_ms(context: dict[str, Any], ceremony: str) -> int:
     if pending_challenge(context, ceremony) is not None and isinstance(state, dict):
         return int((state["expires_at"] - time.time()) * 1000)
     return CEREMONY_TTL * 1000
+
+
+def creation_options(context: dict[str, Any], ceremony: str, *, rp_id: str, rp_name: str,
+                     user: User, selection: AuthenticatorSelectionCriteria,
+                     exclude: list[str]) -> str:
+    """Options for ``navigator.credentials.create`` (JSON), the ceremony begun in ``context``."""
+    options = generate_registration_options(
+        rp_id=rp_id, rp_name=rp_name, user_id=user_handle(user),
+        challenge=pending_challenge(context, ceremony),
+        user_name=user.email or user.username or user.id,
+        user_display_name=user.name or user.email or user.username or "",
+        timeout=time_left_ms(context, ceremony), authenticator_selection=selection,
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(credential_id))
+                             for credential_id in exclude],
+    )
+    begin_ceremony(context, ceremony, options.challenge)
+    return options_to_json(options)
+
+
+def request_options(context: dict[str, Any], ceremony: str, *, rp_id: str, allow: list[bytes],
+                    user_verification: UserVerificationRequirement) -> str:
+    """Options for ``navigator.credentials.get`` (JSON), the ceremony begun in ``context``."""
+    options = generate_authentication_options(
+        rp_id=rp_id, timeout=time_left_ms(context, ceremony),
+        challenge=pending_challenge(context, ceremony),
+        allow_credentials=[PublicKeyCredentialDescriptor(id=i) for i in allow],
+        user_verification=user_verification,
+    )
+    begin_ceremony(context, ceremony, options.challenge)
+    return options_to_json(options)
 
 
 def begin_ceremony(context: dict[str, Any], ceremony: str, challenge: bytes) -> None:

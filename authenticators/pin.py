@@ -29,9 +29,6 @@ import peewee
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
     verify_authentication_response,
     verify_registration_response,
 )
@@ -41,7 +38,6 @@ from webauthn.helpers.structs import (
     AuthenticatorAttachment,
     AuthenticatorSelectionCriteria,
     CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
@@ -49,12 +45,10 @@ from webauthn.helpers.structs import (
 from authenticators.base import Authenticator
 from authenticators.passkey import (
     PasskeyRefused,
-    begin_ceremony,
     check_counter,
-    pending_challenge,
+    creation_options,
+    request_options,
     take_ceremony,
-    time_left_ms,
-    user_handle,
 )
 from models import PinCredential, User, utcnow
 from security.audit import record
@@ -141,24 +135,16 @@ class PinAuthenticator(Authenticator):
     # -- registration ------------------------------------------------------------------------
     def registration_options(self, context: dict[str, Any], user: User) -> str:
         existing = PinCredential.select().where(PinCredential.user == user)
-        options = generate_registration_options(
-            rp_id=self.rp_id, rp_name=self.rp_name, user_id=user_handle(user),
-            challenge=pending_challenge(context, "pin_registration"),
-            user_name=user.email or user.username or user.id,
-            user_display_name=user.name or user.email or user.username or "",
-            timeout=time_left_ms(context, "pin_registration"),
-            authenticator_selection=AuthenticatorSelectionCriteria(
+        return creation_options(
+            context, "pin_registration", rp_id=self.rp_id, rp_name=self.rp_name, user=user,
+            selection=AuthenticatorSelectionCriteria(
                 authenticator_attachment=AuthenticatorAttachment.PLATFORM,
                 resident_key=ResidentKeyRequirement.DISCOURAGED, require_resident_key=False,
                 # The PIN is the knowledge factor; the device need only prove possession.
                 user_verification=UserVerificationRequirement.DISCOURAGED,
             ),
-            exclude_credentials=[
-                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in existing
-            ],
+            exclude=[c.credential_id for c in existing],
         )
-        begin_ceremony(context, "pin_registration", options.challenge)
-        return options_to_json(options)
 
     def register(self, context: dict[str, Any], user: User, answer: str, pin: str) -> PinCredential:
         """Verify the device's ``create`` answer and store it with the PIN's hash."""
@@ -175,8 +161,6 @@ class PinAuthenticator(Authenticator):
         if verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE:
             raise PasskeyRefused("synced_credential")
         credential_id = bytes_to_base64url(verified.credential_id)
-        if PinCredential.get_or_none(PinCredential.credential_id == credential_id):
-            raise PasskeyRefused("credential_exists")
         pin_hash = self.hasher.hash(pin)  # before the write: no lock held across argon2
         try:
             return PinCredential.create(
@@ -184,7 +168,7 @@ class PinAuthenticator(Authenticator):
                 sign_count=verified.sign_count, pin_hash=pin_hash,
             )
         except peewee.IntegrityError:
-            raise PasskeyRefused("credential_exists") from None  # registered twice at once
+            raise PasskeyRefused("credential_exists") from None  # already, or twice at once
 
     # -- sign-in -----------------------------------------------------------------------------
     def usable(self, user: User | None) -> list[PinCredential]:
@@ -199,14 +183,8 @@ class PinAuthenticator(Authenticator):
         ids = [base64url_to_bytes(c.credential_id) for c in self.usable(user)]
         if not ids:
             ids = [self._decoy(identifier)]
-        options = generate_authentication_options(
-            rp_id=self.rp_id, timeout=time_left_ms(context, "pin_authentication"),
-            challenge=pending_challenge(context, "pin_authentication"),
-            allow_credentials=[PublicKeyCredentialDescriptor(id=i) for i in ids],
-            user_verification=UserVerificationRequirement.DISCOURAGED,
-        )
-        begin_ceremony(context, "pin_authentication", options.challenge)
-        return options_to_json(options)
+        return request_options(context, "pin_authentication", rp_id=self.rp_id, allow=ids,
+                               user_verification=UserVerificationRequirement.DISCOURAGED)
 
     def _decoy(self, identifier: str) -> bytes:
         """A credential id no device holds, stable per identifier, as long as real ones are
