@@ -27,13 +27,7 @@ class PasswordAuthenticator(Authenticator):
 
     @classmethod
     def from_config(cls, config: Any) -> PasswordAuthenticator:
-        return cls(
-            PasswordHasher(
-                time_cost=config["PASSWORD_TIME_COST"],
-                memory_cost=config["PASSWORD_MEMORY_COST"],
-                parallelism=config["PASSWORD_PARALLELISM"],
-            )
-        )
+        return cls(hasher_from(config))
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -46,9 +40,9 @@ class PasswordAuthenticator(Authenticator):
     def verify(self, credential: PasswordCredential | None, password: str) -> bool:
         """True when ``password`` matches; rehashes in place when the parameters changed."""
         if credential is None:
-            self._verify_hash(self._decoy, password)
+            verify_hash(self.hasher, self._decoy, password)
             return False
-        if not self._verify_hash(credential.hash, password):
+        if not verify_hash(self.hasher, credential.hash, password):
             return False
         if self.hasher.check_needs_rehash(credential.hash):
             credential.hash = self.hasher.hash(password)
@@ -57,8 +51,17 @@ class PasswordAuthenticator(Authenticator):
             ).execute()
         return True
 
-    def _verify_hash(self, phc: str, password: str) -> bool:
-        try:
-            return self.hasher.verify(phc, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+
+def hasher_from(config: Any) -> PasswordHasher:
+    """argon2id with the ``password_*`` settings (PINs are hashed the same way)."""
+    return PasswordHasher(time_cost=config["PASSWORD_TIME_COST"],
+                          memory_cost=config["PASSWORD_MEMORY_COST"],
+                          parallelism=config["PASSWORD_PARALLELISM"])
+
+
+def verify_hash(hasher: PasswordHasher, phc: str, secret: str) -> bool:
+    """Whether ``secret`` matches the PHC string; a malformed hash is simply no match."""
+    try:
+        return hasher.verify(phc, secret)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False

@@ -27,7 +27,6 @@ from typing import Any
 
 import peewee
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from webauthn import (
     verify_authentication_response,
     verify_registration_response,
@@ -50,6 +49,7 @@ from authenticators.passkey import (
     request_options,
     take_ceremony,
 )
+from authenticators.password import hasher_from, verify_hash
 from models import PinCredential, User, utcnow
 from security.audit import record
 
@@ -126,9 +126,7 @@ class PinAuthenticator(Authenticator):
         return cls(
             rp_id=config["WEBAUTHN_RP_ID"], rp_name=config["WEBAUTHN_RP_ID"],
             origins=list(config["WEBAUTHN_ORIGINS"]),
-            hasher=PasswordHasher(time_cost=config["PASSWORD_TIME_COST"],
-                                  memory_cost=config["PASSWORD_MEMORY_COST"],
-                                  parallelism=config["PASSWORD_PARALLELISM"]),
+            hasher=hasher_from(config),
             secret=str(config["SECRET_KEY"]).encode(),
         )
 
@@ -228,7 +226,7 @@ class PinAuthenticator(Authenticator):
         if user.status != "active":
             raise PasskeyRefused("user_disabled")
         self._reserve_attempt(credential, verified.new_sign_count)
-        if not self._matches(credential.pin_hash, pin):
+        if not verify_hash(self.hasher, credential.pin_hash, pin):
             raise PinWrong(self._count_failure(credential))
         PinCredential.update(failed_attempts=0, last_used_at=utcnow()).where(
             (PinCredential.id == credential.id) & PinCredential.disabled_at.is_null()).execute()
@@ -255,12 +253,6 @@ class PinAuthenticator(Authenticator):
     def _disabled(credential: PinCredential) -> bool:
         row = PinCredential.get_or_none(PinCredential.id == credential.id)
         return row is None or row.disabled_at is not None or row.failed_attempts >= MAX_FAILURES
-
-    def _matches(self, pin_hash: str, pin: str) -> bool:
-        try:
-            return self.hasher.verify(pin_hash, pin)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
 
     def _count_failure(self, credential: PinCredential) -> int:
         """The attempt reserved was wrong: disable the PIN at the limit. Returns tries left."""
