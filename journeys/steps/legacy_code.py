@@ -29,15 +29,11 @@ Outcomes:
 
 from __future__ import annotations
 
-import copy
 import math
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from pydantic import Field
-from wtforms import StringField
-from wtforms.validators import DataRequired, Regexp
 
 import authenticators
 import connectors
@@ -54,6 +50,8 @@ from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings, ValidationContext
 from journeys.steps.legacy_password import BLOCKED_NOTICES
 from journeys.steps.messages import throttled_notice
+from journeys.steps.otp_send import could_not_send
+from journeys.steps.otp_verify import code_form, mark_verified
 from security.audit import record
 from users.directory import find_by_identifier
 from users.identifiers import normalise
@@ -69,33 +67,6 @@ PENDING = "legacy_code"
 class LegacyCodeSettings(StepSettings):
     connector: str
     max_attempts: int = Field(3, ge=1, le=10)
-
-
-def could_not_send() -> str:
-    return _("We could not send the code. Please try again in a few minutes.")
-
-
-def _squeeze(value):
-    # "123 456" and "123-456" are how people copy codes; the digits are what counts.
-    return value.replace(" ", "").replace("-", "").strip() if isinstance(value, str) else value
-
-
-def code_form(digits: int, formdata=None) -> StepForm:
-    """The code field, worded like ``otp_verify``'s, for codes of ``digits`` digits."""
-    example = "1234567890123"[:digits]
-
-    class LegacyCodeForm(StepForm):
-        code = StringField(
-            _l("Code"),
-            validators=[DataRequired(_l("Enter the code.")),
-                        Regexp(rf"^[0-9]{{{digits}}}\Z",
-                               message=_("The code is %(num)d digits, like %(example)s.",
-                                         num=digits, example=example))],
-            filters=[_squeeze],
-            render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
-        )
-
-    return LegacyCodeForm(formdata=formdata)
 
 
 class LegacyCodeStep(Step):
@@ -229,24 +200,10 @@ class LegacyCodeStep(Step):
         email = map_claims(identity.claims, connector.mapping).get("email")
         # The code proves the address it went to: only that one is marked verified.
         if isinstance(email, str) and normalise("email", email) == identifier:
-            data = _email_verified(data, connector.mapping)
+            data = mark_verified(data)
             run.context["email_proved"] = True  # create_user marks it verified whatever the mapping
         run.context["external_identity"] = data
         run.context["legacy_amr"] = ["otp"]
         record("legacy.verified", client_id=run.client_id, connector=connector.name,
                subject=identity.subject, method="otp")
         return Done("success")
-
-
-def _email_verified(identity: dict, mapping: dict[str, str]) -> dict:
-    """The identity with ``true`` written where the mapping reads ``email_verified`` from."""
-    spec = mapping.get("email_verified", "email_verified")
-    path = ["email_verified"] if spec.startswith("=") else spec.split("|")[0].split(".")
-    claims = copy.deepcopy(identity.get("claims") or {})
-    target = claims
-    for part in path[:-1]:
-        if not isinstance(target.get(part), dict):
-            target[part] = {}
-        target = target[part]
-    target[path[-1]] = True
-    return {**identity, "claims": claims}

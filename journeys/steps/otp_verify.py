@@ -31,19 +31,27 @@ from models import User
 from security.audit import record
 
 
-def _squeeze(value):
+def squeeze(value):
     # "123 456" and "123-456" are how people copy codes; the digits are what counts.
     return value.replace(" ", "").replace("-", "").strip() if isinstance(value, str) else value
 
 
-class CodeForm(StepForm):
-    code = StringField(
-        _l("Code"),
-        validators=[DataRequired(_l("Enter the code.")),
-                    Regexp(r"^[0-9]{6}\Z", message=_l("The code is 6 digits, like 123456."))],
-        filters=[_squeeze],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
-    )
+def code_form(digits: int = 6, formdata=None) -> StepForm:
+    """The one-time code field, for codes of ``digits`` digits (Ferry's are 6)."""
+    example = "1234567890123"[:digits]
+
+    class CodeForm(StepForm):
+        code = StringField(
+            _l("Code"),
+            validators=[DataRequired(_l("Enter the code.")),
+                        Regexp(rf"^[0-9]{{{digits}}}\Z",
+                               message=_("The code is %(num)d digits, like %(example)s.",
+                                         num=digits, example=example))],
+            filters=[squeeze],
+            render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
+        )
+
+    return CodeForm(formdata=formdata)
 
 
 ERRORS = {
@@ -64,7 +72,7 @@ def _write_claim(claims: dict, spec: str, fallback: str, value) -> None:
     target[path[-1]] = value
 
 
-def _verified(identity: dict, attribute: str = "email", value: str | None = None) -> dict:
+def mark_verified(identity: dict, attribute: str = "email", value: str | None = None) -> dict:
     """The legacy identity with the ``email`` or ``phone`` the code reached marked verified.
 
     The flag is written where the connector's ``mapping`` reads ``<attribute>_verified`` from
@@ -88,7 +96,7 @@ class OtpVerifyStep(Step):
     optional_outcomes = {"migrate": "failure"}
 
     def enter(self, run) -> Result:
-        return self.render(run, CodeForm(formdata=None), hint=self.hint(run))
+        return self.render(run, code_form(), hint=self.hint(run))
 
     def hint(self, run) -> str:
         # The same words whether or not the account exists, and whichever way the code went.
@@ -109,7 +117,7 @@ class OtpVerifyStep(Step):
             if not StepForm(formdata=form_data).validate():
                 return self.enter(run)
             return Done("resend")
-        form = CodeForm(formdata=form_data)
+        form = code_form(formdata=form_data)
         if not form.validate():
             return self.render(run, form, hint=self.hint(run))
         otp = authenticators.get("otp")
@@ -131,12 +139,12 @@ class OtpVerifyStep(Step):
         by_sms = pending.get("channel") == "sms"
         if "identity" in pending:
             if by_sms:
-                run.context["external_identity"] = _verified(pending["identity"], "phone",
+                run.context["external_identity"] = mark_verified(pending["identity"], "phone",
                                                              pending["address"])
                 # create_user marks it verified whatever the mapping, if it is still the user's.
                 run.context["phone_proved"] = pending["address"]
             else:
-                run.context["external_identity"] = _verified(pending["identity"])
+                run.context["external_identity"] = mark_verified(pending["identity"])
                 run.context["email_proved"] = True  # create_user marks it verified, as above
             run.context["legacy_amr"] = ["otp"]
             record("otp.verified", client_id=run.client_id,
