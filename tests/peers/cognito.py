@@ -39,21 +39,21 @@ import hashlib
 import hmac
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+from tests.peers import processes
 
 REGION = "eu-west-1"
 TOTP_STEP = 30
@@ -100,13 +100,7 @@ class MotoCognito:
     def close(self) -> None:
         if self._proc is None:
             return
-        self._proc.send_signal(signal.SIGCONT)  # in case a test left it frozen
-        self._proc.terminate()
-        try:
-            self._proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(5)
+        processes.stop(self._proc)
         self._proc = None
 
     def __enter__(self) -> MotoCognito:
@@ -141,14 +135,9 @@ class MotoCognito:
         self.admin = boto3.client("cognito-idp", region_name=REGION, endpoint_url=self.url,
                                   aws_access_key_id=key_id, aws_secret_access_key=secret)
 
-    @contextmanager
-    def frozen(self) -> Iterator[None]:
+    def frozen(self) -> AbstractContextManager[None]:
         """The server takes connections and never answers (SIGSTOP), until the block ends."""
-        self._proc.send_signal(signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            self._proc.send_signal(signal.SIGCONT)
+        return processes.frozen(self._proc)
 
     def pool(self, **settings: Any) -> Pool:
         """A user pool with an app client (with a secret) allowed USER_PASSWORD_AUTH."""

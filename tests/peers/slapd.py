@@ -51,13 +51,12 @@ import ipaddress
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +64,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.peers import processes
 
 __all__ = ["Slapd", "ssha"]
 
@@ -172,13 +173,7 @@ class Slapd:
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.send_signal(signal.SIGCONT)  # in case a test left it frozen
-        self._proc.terminate()
-        try:
-            self._proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(5)
+        processes.stop(self._proc)
         self._proc = None
 
     def close(self) -> None:
@@ -206,14 +201,9 @@ class Slapd:
         finally:
             self.start()
 
-    @contextmanager
-    def frozen(self) -> Iterator[None]:
+    def frozen(self) -> AbstractContextManager[None]:
         """slapd accepts connections (the kernel does) but never answers, until the block ends."""
-        self._proc.send_signal(signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            self._proc.send_signal(signal.SIGCONT)
+        return processes.frozen(self._proc)
 
     # -- administration, as an operator would ------------------------------------------------
     def modify(self, ldif: str) -> None:
