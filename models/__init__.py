@@ -2,6 +2,7 @@
 
 from models.audit import AuditEvent
 from models.base import db, utcnow
+from models.grants import ClientAssertion, ConsentGrant, LogoutDelivery, RefreshToken
 from models.journeys import JourneyResume, JourneyRun
 from models.oauth import AuthorizationCode, OAuthClient, SigningKey, Token, UserSession
 from models.otp import OtpCode
@@ -25,21 +26,29 @@ ALL_MODELS = [
     OtpCode,
     PinCredential,
     EnrollmentOffer,
+    RefreshToken,
+    ConsentGrant,
+    ClientAssertion,
+    LogoutDelivery,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "AuditEvent",
     "AuthorizationCode",
+    "ClientAssertion",
+    "ConsentGrant",
     "EnrollmentOffer",
     "JourneyResume",
     "JourneyRun",
     "LegacyLink",
+    "LogoutDelivery",
     "OAuthClient",
     "OtpCode",
     "PasskeyCredential",
     "PasswordCredential",
     "PinCredential",
+    "RefreshToken",
     "SigningKey",
     "Token",
     "User",

@@ -43,6 +43,7 @@ class AuthorizationCode(BaseModel):
     acr = peewee.CharField(max_length=100, null=True)
     session_id = peewee.CharField(max_length=64, null=True)
     expires_at = peewee.DateTimeField()
+    claims = JSONField(null=True)  # what the code carries beyond its columns (acr asked, sid...)
     used_at = peewee.DateTimeField(null=True)  # set when redeemed; a second use is a replay
 
 
@@ -58,6 +59,8 @@ class Token(BaseModel):
     issued_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField()
     revoked = peewee.BooleanField(default=False)
+    session_id = peewee.CharField(max_length=64, null=True, index=True)  # dies with the session
+    refresh_family = peewee.CharField(max_length=64, null=True, index=True)
 
 
 class SigningKey(BaseModel):
@@ -82,3 +85,4 @@ class UserSession(BaseModel):
     auth_time = peewee.IntegerField()
     amr = JSONField(default=list)
     ended_at = peewee.DateTimeField(null=True)
+    sid = peewee.CharField(max_length=64, null=True, unique=True)  # the public ``sid`` claim

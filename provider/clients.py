@@ -1,85 +1,34 @@
-"""Registered apps (OAuth clients): their settings, and the object authlib asks about them.
+"""Registered apps (OAuth clients): the object authlib asks about them, and keeping the
+``oauth_client`` table in step with the configuration file.
 
-``[apps.<client_id>]`` tables are validated at start-up and written to the ``oauth_client``
-table, which is what the provider reads (the admin portal will add rows of its own).
+``[apps.<client_id>]`` tables are validated (:mod:`provider.app_settings`) at start-up and written
+to the ``oauth_client`` table, which is what the provider reads (the admin portal will add rows of
+its own).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from models import OAuthClient, db, utcnow
+from provider.app_settings import STANDARD_SCOPES, AppSettings, check_redirect_uri
+from security.sealing import seal, unseal
 from settings.errors import ConfigError, pydantic_problems
 
-SUPPORTED_SCOPES = ["openid", "email", "profile", "phone"]
+__all__ = ["AppSettings", "Client", "STANDARD_SCOPES", "check_redirect_uri", "find", "sync_config_apps",
+           "validate_apps"]
 
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
-def check_redirect_uri(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.fragment or "#" in value:
-        raise ValueError(f"{value!r}: a redirect URI has no fragment")
-    if parts.scheme == "https" and parts.hostname:
-        return value
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
-        return value
-    raise ValueError(f"{value!r}: must be https (http only on localhost)")
-
-
-class AppSettings(BaseModel):
-    """``[apps.<client_id>]``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str | None = None
-    client_secret: str | None = Field(None, description="Absent: a public client (PKCE required).")
-    redirect_uris: list[str] = Field(min_length=1)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list)
-    journey: str | None = None
-    theme: str | None = None
-    scopes: list[str] = Field(default_factory=lambda: list(SUPPORTED_SCOPES))
-    code_ttl: int | None = Field(None, ge=10, le=600)
-    access_token_ttl: int | None = Field(None, ge=60)
-    id_token_ttl: int | None = Field(None, ge=60)
-
-    @field_validator("redirect_uris", "post_logout_redirect_uris")
-    @classmethod
-    def _uris(cls, values: list[str]) -> list[str]:
-        return [check_redirect_uri(value) for value in values]
-
-    @field_validator("scopes")
-    @classmethod
-    def _scopes(cls, values: list[str]) -> list[str]:
-        unknown = sorted(set(values) - set(SUPPORTED_SCOPES))
-        if unknown:
-            raise ValueError(f"unsupported scopes {unknown} (supported: {SUPPORTED_SCOPES})")
-        return values
-
-    @field_validator("client_secret")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        if value is not None and len(value) < 16:
-            raise ValueError("must be at least 16 characters")
-        return value
+#: Longest client_id looked up; longer ones (and any with control characters) are unknown.
+MAX_CLIENT_ID = 100
 
 
 def hash_secret(secret: str) -> str:
-    # Client secrets are long random strings, so a fast hash suffices (no dictionary to try).
+    """Client secrets are long random strings, so a fast hash suffices (no dictionary to try)."""
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -92,16 +41,34 @@ class Client(ClientMixin):
         self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris)}
 
     @property
+    def auth_method(self) -> str:
+        """How this app authenticates at the token endpoint."""
+        return self.setting("auth_method", "none" if self.row.secret_hash is None else "client_secret_basic")
+
+    @property
     def is_public(self) -> bool:
-        return self.row.secret_hash is None
+        return self.auth_method == "none"
 
     @property
     def name(self) -> str:
         return self.row.name
 
+    @property
+    def grant_types(self) -> list[str]:
+        return list(self.setting("grant_types", ["authorization_code"]))
+
+    @property
+    def consent_required(self) -> bool:
+        return self.setting("consent", "implicit") == "required"
+
     def setting(self, name: str, default: Any) -> Any:
+        """A per-app setting of the row, or ``default`` when the app left it out."""
         value = (self.row.settings or {}).get(name)
         return default if value is None else value
+
+    def scope_claims(self) -> dict[str, list[str]]:
+        """Custom scope -> the custom attributes it releases."""
+        return dict(self.setting("scope_claims", {}))
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -111,7 +78,7 @@ class Client(ClientMixin):
 
     def get_allowed_scope(self, scope: str) -> str:
         allowed = set(self.row.scopes)
-        return " ".join(s for s in scope_to_list(scope) or [] if s in allowed)
+        return " ".join(s for s in dict.fromkeys(scope_to_list(scope) or []) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.row.redirect_uris  # exact match, character for character
@@ -121,28 +88,38 @@ class Client(ClientMixin):
             return False
         return hmac.compare_digest(self.row.secret_hash, hash_secret(client_secret))
 
+    def client_secret(self) -> str | None:
+        """The plaintext secret of a ``client_secret_jwt`` app (to check its HMAC assertions)."""
+        sealed = self.setting("secret_sealed", None)
+        return unseal(sealed) if sealed else None
+
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.is_public:
-            return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
+        return method == self.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
+        return grant_type in self.grant_types
 
 
 def find(client_id: str | None) -> Client | None:
-    if not client_id or not isinstance(client_id, str) or len(client_id) > 100:
+    """The registered app ``client_id``, or None (also for ids no app could have)."""
+    if not client_id or not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID:
+        return None
+    if not client_id.isprintable():  # NUL and other controls: PostgreSQL refuses NUL outright
         return None
     row = OAuthClient.get_or_none(OAuthClient.client_id == client_id)
     return Client(row) if row else None
 
 
 def validate_apps(tables: dict[str, dict], journeys: set[str]) -> dict[str, AppSettings]:
+    """Every ``[apps.*]`` table validated, or a ConfigError listing every problem."""
     apps, problems = {}, []
     for client_id, table in tables.items():
+        if not client_id.isprintable() or len(client_id) > MAX_CLIENT_ID or not client_id.strip():
+            problems.append(f"apps.{client_id!r}: a client_id is 1-{MAX_CLIENT_ID} printable characters")
+            continue
         try:
             app_settings = AppSettings(**table)
         except ValidationError as error:
@@ -156,24 +133,37 @@ def validate_apps(tables: dict[str, dict], journeys: set[str]) -> dict[str, AppS
     return apps
 
 
-def sync_config_apps(apps: dict[str, AppSettings], default_journey: str) -> None:
+def row_values(client_id: str, app_settings: AppSettings, default_journey: str,
+               secret_key: str) -> dict[str, Any]:
+    """The ``oauth_client`` columns for ``app_settings`` (secrets hashed or sealed)."""
+    method = app_settings.auth_method
+    secret = app_settings.client_secret
+    per_app = {k: getattr(app_settings, k) for k in (
+        "code_ttl", "access_token_ttl", "id_token_ttl", "refresh_token_ttl", "refresh_token_idle_ttl",
+        "jwks", "jwks_uri", "backchannel_logout_uri")}
+    per_app.update(auth_method=method, grant_types=list(app_settings.grant_types),
+                   consent=app_settings.consent, scope_claims=dict(app_settings.scope_claims))
+    if method == "client_secret_jwt" and secret:
+        per_app["secret_sealed"] = seal(secret, secret_key)
+    return {
+        "name": app_settings.name or client_id,
+        "secret_hash": hash_secret(secret) if secret else None,
+        "redirect_uris": app_settings.redirect_uris,
+        "post_logout_redirect_uris": app_settings.post_logout_redirect_uris,
+        "scopes": app_settings.allowed_scopes(),
+        "journey": app_settings.journey or default_journey,
+        "theme": app_settings.theme,
+        "settings": per_app,
+        "source": "config",
+        "updated_at": utcnow(),
+    }
+
+
+def sync_config_apps(apps: dict[str, AppSettings], default_journey: str, secret_key: str) -> None:
     """Make the ``oauth_client`` rows that came from the file match the file."""
     with db.atomic():
         for client_id, app_settings in apps.items():
-            values = {
-                "name": app_settings.name or client_id,
-                "secret_hash": hash_secret(app_settings.client_secret)
-                if app_settings.client_secret else None,
-                "redirect_uris": app_settings.redirect_uris,
-                "post_logout_redirect_uris": app_settings.post_logout_redirect_uris,
-                "scopes": app_settings.scopes,
-                "journey": app_settings.journey or default_journey,
-                "theme": app_settings.theme,
-                "settings": {k: getattr(app_settings, k)
-                             for k in ("code_ttl", "access_token_ttl", "id_token_ttl")},
-                "source": "config",
-                "updated_at": utcnow(),
-            }
+            values = row_values(client_id, app_settings, default_journey, secret_key)
             updated = OAuthClient.update(**values).where(OAuthClient.client_id == client_id).execute()
             if not updated:
                 OAuthClient.create(client_id=client_id, **values)

@@ -69,6 +69,8 @@ class ServerSettings(BaseModel):
     code_ttl: int = Field(60, ge=10, le=600, description="Seconds an authorization code lives.")
     access_token_ttl: int = Field(3600, ge=60, description="Seconds an access token lives.")
     id_token_ttl: int = Field(3600, ge=60, description="Seconds an ID token is valid.")
+    refresh_token_ttl: int = Field(2592000, ge=300, description="Seconds a refresh token family lives.")
+    refresh_token_idle_ttl: int = Field(1209600, ge=300, description="Seconds an unused refresh token lives.")
     legacy_connect_timeout: float = Field(
         3.0, gt=0, description="Default connect timeout for calls to a legacy IDP (seconds)."
     )

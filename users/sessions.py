@@ -12,11 +12,17 @@ import secrets
 import time
 from datetime import timedelta
 
+from blinker import Namespace
 from flask import current_app, g, session
 
 from models import User, UserSession, utcnow
 
 SESSION_KEY = "sid"
+
+_signals = Namespace()
+#: Sent with ``record=<the ended UserSession>`` after a session ends (sign-out anywhere, a
+#: disabled user). The provider revokes the session's tokens and tells apps (back-channel logout).
+session_ended = _signals.signal("ferry.session-ended")
 
 
 def _hash(token: str) -> str:
@@ -29,6 +35,7 @@ def sign_in(user: User, amr: list[str]) -> UserSession:
     now = utcnow()
     record = UserSession.create(
         id_hash=_hash(token), user=user, created_at=now, auth_time=int(time.time()), amr=amr,
+        sid=secrets.token_urlsafe(24),
         expires_at=now + timedelta(seconds=current_app.config["SESSION_LIFETIME"]),
     )
     session[SESSION_KEY] = token
@@ -36,6 +43,13 @@ def sign_in(user: User, amr: list[str]) -> UserSession:
     User.update(last_signin_at=now, signin_count=User.signin_count + 1).where(User.id == user.id).execute()
     g.ferry_session = record
     return record
+
+
+def by_sid(sid: str | None) -> UserSession | None:
+    """The session whose public ``sid`` claim is ``sid``, live or not."""
+    if not sid or not isinstance(sid, str) or len(sid) > 64:
+        return None
+    return UserSession.get_or_none(UserSession.sid == sid)
 
 
 def current() -> UserSession | None:
@@ -60,9 +74,26 @@ def current() -> UserSession | None:
 
 
 def sign_out() -> User | None:
+    """End this browser's session (if any) and empty its cookie; returns who was signed in."""
     record = current()
     if record is not None:
-        UserSession.update(ended_at=utcnow()).where(UserSession.id_hash == record.id_hash).execute()
+        end(record)
     session.clear()
     g.ferry_session = None
     return record.user if record else None
+
+
+def end(record: UserSession) -> bool:
+    """End ``record`` (once: a second call changes nothing) and tell whoever listens."""
+    ended = UserSession.update(ended_at=utcnow()).where(
+        (UserSession.id_hash == record.id_hash) & UserSession.ended_at.is_null()).execute()
+    if ended:
+        session_ended.send(current_app._get_current_object(), record=record)
+    return bool(ended)
+
+
+def end_all(user: User) -> int:
+    """End every live session of ``user`` (disabled, password reset elsewhere); how many."""
+    live = list(UserSession.select().where(
+        (UserSession.user == user.id) & UserSession.ended_at.is_null()))
+    return sum(end(record) for record in live)

@@ -1,6 +1,7 @@
 """``complete``: the user is known; start their Ferry session and hand back to the app.
 
-Terminal. With an app's authorization request in the run, redirects to the app with a code;
+Terminal. With an app's authorization request in the run, redirects to the app with a code
+(or first to the consent page when the app must ask);
 without one (someone opened Ferry directly), shows the account page.
 """
 
@@ -11,7 +12,7 @@ from flask import url_for
 from journeys.errors import JourneyBroken
 from journeys.results import Redirect, Result
 from journeys.steps.base import Step
-from provider.authorization import issue_code
+from provider.authorization import finish
 from users import sessions
 
 
@@ -27,5 +28,5 @@ class CompleteStep(Step):
         run.finish()
         authorize = run.context.get("authorize")
         if authorize:
-            return Redirect(issue_code(authorize, user, user_session))
+            return Redirect(finish(authorize, user, user_session))
         return Redirect(url_for("account.home"))

@@ -99,7 +99,7 @@ def test_a_code_works_once_on_every_database(make_app, database_url):
 
 def test_without_update_returning_a_code_still_works_once(client, user, monkeypatch):
     """SQLite before 3.35 has no RETURNING: the claimed code is read back by a SELECT."""
-    import provider.server as server_module
+    import provider.codes as server_module
 
     monkeypatch.setattr(server_module, "supports_returning", lambda: False)
     test_a_code_works_once_and_its_replay_revokes_the_tokens(client, user)
@@ -153,7 +153,7 @@ def test_expired_code_is_refused(make_app, monkeypatch):
     code = walker.code_from(walker.sign_in(EMAIL, PASSWORD))
     from datetime import timedelta
 
-    import provider.server as server_module
+    import provider.codes as server_module
     real_now = server_module.utcnow
     monkeypatch.setattr(server_module, "utcnow", lambda: real_now() + timedelta(seconds=11))
     assert walker.exchange(code).get_json()["error"] == "invalid_grant"

@@ -1,0 +1,123 @@
+"""What browsers see of the provider: ``/authorize``, the consent page, the account choice."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+
+from blueprints.oidc import bp
+from journeys import engine
+from provider import authorization, consent
+from security import csrf
+from users import sessions
+
+log = logging.getLogger(__name__)
+
+
+class DecisionForm(FlaskForm):
+    """Only the CSRF token; the buttons carry the decision."""
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # an app's authorization request (OIDC Core 3.1.2.1 allows POST); it changes nothing
+def authorize():
+    params = request.values
+    try:
+        grant = authorization.validate_request()
+    except OAuth2Error as error:
+        return _refuse(error)
+    parameters = {k: params[k] for k in authorization.KEPT_PARAMETERS if k in params}
+    client = grant.request.client
+    redirect_uri, state = parameters["redirect_uri"], parameters.get("state")
+    for name, error in authorization.UNSUPPORTED.items():
+        if name in params:
+            description = f"'{name}' is not supported."
+            return redirect(authorization.error_url(redirect_uri, error, description, state))
+    try:
+        authorization.check_parameters(parameters, params.get("id_token_hint"))
+    except OAuth2Error as error:
+        return redirect(authorization.error_url(redirect_uri, error.error, error.description, state))
+    current = sessions.current()
+    decision = authorization.decide(client, parameters, current, params.get("id_token_hint"))
+    return _answer(decision, client, parameters, current)
+
+
+def _answer(decision: authorization.Decision, client, parameters: dict[str, str], current):
+    """Carry out what :func:`provider.authorization.decide` said."""
+    if decision.action == "error":
+        return redirect(authorization.error_url(
+            parameters["redirect_uri"], decision.error, decision.description, parameters.get("state")))
+    if decision.action == "code":
+        return redirect(authorization.finish(parameters, current.user, current))
+    if decision.action == "choose":
+        return redirect(decision.url)
+    if decision.action == "no_sign_up":
+        without = {k: v for k, v in parameters.items() if k != "prompt"}
+        return render_template("errors/sign_up_unavailable.html", client=client,
+                               sign_in_url=url_for("oidc.authorize") + "?" + urlencode(without)), 400
+    session["run"] = engine().start(decision.journey, client_id=client.client_id, context=decision.context)
+    return redirect(url_for("journey.page"))
+
+
+def _refuse(error: OAuth2Error):
+    """An invalid request: back to the app only when its client and redirect URI were verified."""
+    if error.redirect_uri:
+        return redirect(authorization.error_url(
+            error.redirect_uri, error.error, error.description, request.values.get("state")))
+    return render_template("errors/authorize.html", error=error), 400
+
+
+def _pending():
+    """The request waiting for this browser's signed-in user, or a clear page."""
+    current = sessions.current()
+    token = request.values.get("request")
+    parameters = authorization.redeem_pending(token, current)
+    if parameters is None:
+        return None, None, None
+    client = authorization.server().query_client(parameters.get("client_id"))
+    if client is None:
+        return None, None, None
+    return current, parameters, client
+
+
+@bp.route("/authorize/consent", methods=["GET", "POST"])
+def consent_page():
+    current, parameters, client = _pending()
+    if parameters is None:
+        return render_template("errors/journey_expired.html"), 400
+    form = DecisionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if request.form.get("decision") == "allow":
+            consent.remember(client, current.user, consent.requested_scopes(client, parameters))
+            return redirect(authorization.finish(parameters, current.user, current, consented=True), 303)
+        return redirect(authorization.error_url(
+            parameters["redirect_uri"], "access_denied", "The user did not allow it.",
+            parameters.get("state")), 303)
+    return render_template("consent.html", form=form, client=client, user=current.user,
+                           scopes=consent.requested_scopes(client, parameters),
+                           token=request.values["request"])
+
+
+@bp.route("/authorize/account", methods=["GET", "POST"])
+def choose_account():
+    current, parameters, client = _pending()
+    if parameters is None:
+        return render_template("errors/journey_expired.html"), 400
+    form = DecisionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if request.form.get("decision") == "continue":
+            return redirect(authorization.finish(parameters, current.user, current), 303)
+        # Another account: sign in afresh (the new sign-in replaces this session at the end).
+        context = {"authorize": parameters}
+        session["run"] = engine().start(client.row.journey, client_id=client.client_id, context=context)
+        return redirect(url_for("journey.page"), 303)
+    return render_template("choose_account.html", form=form, client=client, user=current.user,
+                           token=request.values["request"])

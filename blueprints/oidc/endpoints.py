@@ -1,0 +1,145 @@
+"""What apps call: discovery, JWKS, token, revocation, introspection, userinfo, logout."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from authlib.oauth2 import OAuth2Error
+from flask import current_app, jsonify, render_template, request
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from blueprints.oidc import bp
+from provider import discovery, keys
+from provider.endpoints import hint_subject
+from provider.userinfo import claims_for
+from security import csrf, limiter
+from users import sessions
+
+
+def _server():
+    return current_app.extensions["ferry.oauth_server"]
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery_document():
+    response = jsonify(discovery.document())
+    response.cache_control.max_age = 300
+    response.cache_control.public = True
+    return response
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    response = jsonify(keys.public_jwks())
+    response.cache_control.max_age = 300
+    response.cache_control.public = True
+    return response
+
+
+def _client_error(description: str):
+    response = jsonify(error="invalid_client", error_description=description)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Basic realm="ferry"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _unreadable_basic_header() -> bool:
+    """A Basic header that is not base64 of UTF-8 (authlib would fail on it)."""
+    header = request.headers.get("Authorization", "")
+    kind, _, value = header.partition(" ")
+    if kind.lower() != "basic":
+        return False
+    try:
+        base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return True
+    return False
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.post("/token")
+@csrf.exempt  # the client authenticates itself; no browser session is involved
+@limiter.limit(lambda: current_app.config["TOKEN_RATE_LIMIT"])
+def token():
+    if _unreadable_basic_header():
+        return _client_error("The Authorization header is not valid Basic credentials.")
+    return _no_store(_server().create_token_response())
+
+
+@bp.post("/revoke")
+@csrf.exempt  # the client authenticates itself (RFC 7009)
+@limiter.limit(lambda: current_app.config["TOKEN_RATE_LIMIT"])
+def revoke():
+    if _unreadable_basic_header():
+        return _client_error("The Authorization header is not valid Basic credentials.")
+    return _no_store(_server().create_endpoint_response("revocation"))
+
+
+@bp.post("/introspect")
+@csrf.exempt  # the client authenticates itself (RFC 7662)
+@limiter.limit(lambda: current_app.config["TOKEN_RATE_LIMIT"])
+def introspect():
+    if _unreadable_basic_header():
+        return _client_error("The Authorization header is not valid Basic credentials.")
+    return _no_store(_server().create_endpoint_response("introspection"))
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt  # bearer token in the header; no cookie is read
+def userinfo():
+    protector = current_app.extensions["ferry.resource_protector"]
+    try:
+        access = protector.acquire_token(["openid"])
+    except OAuth2Error as error:
+        return _bearer_error(error)
+    from provider.clients import find
+
+    client = find(access.row.client_id)
+    claims = claims_for(access.user, access.get_scope(), client.scope_claims() if client else None)
+    return _no_store(jsonify(claims))
+
+
+def _bearer_error(error: OAuth2Error):
+    status, body, headers = error()
+    response = jsonify(dict(body))
+    response.status_code = status
+    response.headers.update(dict(headers))
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf.exempt  # apps may POST here (RP-initiated logout); our own confirm form is checked below
+def end_session():
+    server = _server()
+    try:
+        end_request = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return render_template("errors/logout.html", error=error), 400
+    current = sessions.current()
+    someone_else = (end_request.id_token_claims is not None and current is not None
+                    and hint_subject(request.values.get("id_token_hint")) != current.user.id)
+    if end_request.needs_confirmation or someone_else:
+        # Without a valid id_token_hint anyone could log users out, and a hint for another
+        # user says the app is confused about who is signed in here: ask first.
+        if request.method == "GET" or not _confirmed():
+            return render_template("logout_confirm.html", client=end_request.client,
+                                   signed_in=current.user if current else None,
+                                   someone_else=someone_else)
+    response = server.create_endpoint_response("end_session", end_request)
+    return response or render_template("signed_out.html")
+
+
+def _confirmed() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return request.form.get("confirm") == "yes"

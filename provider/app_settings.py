@@ -1,0 +1,147 @@
+"""``[apps.<client_id>]``: what an app (OAuth client) may configure, validated at start-up.
+
+The admin portal will edit the same typed object; :class:`AppSettings` is the one interface.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Scopes every app may ask for; custom scopes come from an app's ``scope_claims``.
+STANDARD_SCOPES = ["openid", "email", "profile", "phone", "offline_access"]
+GRANT_TYPES = ("authorization_code", "refresh_token")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+
+#: Claims a custom scope may never release: they belong to the standard scopes or to Ferry.
+RESERVED_CLAIMS = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
+                   "at_hash", "jti"}
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def check_redirect_uri(value: str) -> str:
+    """https with a host, or http on loopback; no fragment (OAuth 2.0 3.1.2)."""
+    parts = urlsplit(value)
+    if parts.fragment or "#" in value:
+        raise ValueError(f"{value!r}: a redirect URI has no fragment")
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return value
+    raise ValueError(f"{value!r}: must be https (http only on localhost)")
+
+
+class AppSettings(BaseModel):
+    """One app. ``client_secret`` absent and ``token_endpoint_auth_method`` unset: a public client."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    client_secret: str | None = Field(None, description="Absent: a public client (PKCE required).")
+    redirect_uris: list[str] = Field(min_length=1)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    journey: str | None = None
+    theme: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile", "phone"])
+    scope_claims: dict[str, list[str]] = Field(default_factory=dict)
+    grant_types: list[Literal["authorization_code", "refresh_token"]] = Field(
+        default_factory=lambda: ["authorization_code"])
+    token_endpoint_auth_method: Literal[
+        "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none",
+    ] | None = None
+    jwks: dict | None = None
+    jwks_uri: str | None = None
+    consent: Literal["implicit", "required"] = "implicit"
+    backchannel_logout_uri: str | None = None
+    code_ttl: int | None = Field(None, ge=10, le=600)
+    access_token_ttl: int | None = Field(None, ge=60)
+    id_token_ttl: int | None = Field(None, ge=60)
+    refresh_token_ttl: int | None = Field(None, ge=300)
+    refresh_token_idle_ttl: int | None = Field(None, ge=300)
+
+    @field_validator("redirect_uris", "post_logout_redirect_uris")
+    @classmethod
+    def _uris(cls, values: list[str]) -> list[str]:
+        return [check_redirect_uri(value) for value in values]
+
+    @field_validator("jwks_uri", "backchannel_logout_uri")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return None if value is None else check_redirect_uri(value)
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("jwks")
+    @classmethod
+    def _jwks(cls, value: dict | None) -> dict | None:
+        if value is None:
+            return None
+        from joserfc.jwk import KeySet
+
+        try:
+            key_set = KeySet.import_key_set(value)
+        except Exception as error:  # joserfc raises several types for a bad set
+            raise ValueError(f"not a JWK Set: {error}") from None
+        if any(key.is_private for key in key_set.keys):
+            raise ValueError("holds a private key: publish only the public half")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppSettings:
+        method = self.auth_method
+        if method in SECRET_METHODS and not self.client_secret:
+            raise ValueError(f"token_endpoint_auth_method {method!r} needs a client_secret")
+        if method in ("none", "private_key_jwt") and self.client_secret:
+            raise ValueError(f"token_endpoint_auth_method {method!r} takes no client_secret")
+        if method == "private_key_jwt" and not (self.jwks or self.jwks_uri):
+            raise ValueError("private_key_jwt needs the app's public keys: jwks or jwks_uri")
+        if self.jwks and self.jwks_uri:
+            raise ValueError("give jwks or jwks_uri, not both")
+        if "authorization_code" not in self.grant_types:
+            raise ValueError("grant_types must include authorization_code")
+        for scope, claims in self.scope_claims.items():
+            if scope in STANDARD_SCOPES:
+                raise ValueError(f"scope_claims.{scope}: a standard scope cannot be redefined")
+            reserved = sorted(set(claims) & RESERVED_CLAIMS)
+            if reserved:
+                raise ValueError(f"scope_claims.{scope}: {reserved} are not attributes")
+        unknown = sorted(set(self.scopes) - set(STANDARD_SCOPES) - set(self.scope_claims))
+        if unknown:
+            raise ValueError(f"unsupported scopes {unknown} (supported: {STANDARD_SCOPES} and "
+                             "the custom scopes of scope_claims)")
+        if "offline_access" in self.scopes and "refresh_token" not in self.grant_types:
+            raise ValueError("scope offline_access needs grant_types to include refresh_token")
+        return self
+
+    @property
+    def auth_method(self) -> str:
+        """The token endpoint's client authentication, defaulting by whether there is a secret."""
+        if self.token_endpoint_auth_method:
+            return self.token_endpoint_auth_method
+        if self.client_secret:
+            return "client_secret_basic"
+        return "private_key_jwt" if (self.jwks or self.jwks_uri) else "none"
+
+    def allowed_scopes(self) -> list[str]:
+        """``scopes`` plus ``offline_access`` for apps allowed refresh tokens, and custom scopes."""
+        allowed = list(dict.fromkeys([*self.scopes, *self.scope_claims]))
+        if "refresh_token" in self.grant_types and "offline_access" not in allowed:
+            allowed.append("offline_access")
+        return allowed
