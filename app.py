@@ -21,7 +21,7 @@ import provider
 import security
 import settings
 from models import database
-from users import sessions
+from users import locale, sessions
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     database.init_app(app)
     security.init_app(app)
-    Babel(app)
+    Babel(app, locale_selector=locale.select)
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager = LoginManager(app)
     login_manager.request_loader(lambda _request: _current_user())

@@ -1,4 +1,4 @@
-"""The signed-in user's own page (their passkeys and device PINs), and signing out of Ferry."""
+"""The signed-in user's own page (passkeys, device PINs, apps they allowed), and signing out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from journeys import engine
+from provider import consent
 from security.audit import record
 from users import credentials, sessions
 
@@ -39,6 +40,7 @@ def home():
         "account.html", user=user, form=SignOutForm(),
         passkeys=credentials.passkeys(user) if user else [], rename_form=RenameForm(),
         pins=credentials.pins(user) if user else [],
+        consents=consent.grants(user) if user else [],
     )
 
 
@@ -94,6 +96,19 @@ def remove_pin(pin_id: int):
         return redirect(url_for("account.home"), code=303)
     record("pin.removed", user_id=user.id, pin=pin_id)
     flash(_("The PIN was removed from that device."))
+    return redirect(url_for("account.home"), code=303)
+
+
+@bp.post("/consents/<path:client_id>/withdraw")
+def withdraw_consent(client_id: str):
+    """Forget what the user allowed an app; its tokens for the user die with it."""
+    user = _signed_in_user()
+    if not SignOutForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    if not consent.withdraw(user, client_id):
+        abort(404)
+    record("consent.withdrawn", user_id=user.id, client_id=client_id)
+    flash(_("The app can no longer use your account until you allow it again."))
     return redirect(url_for("account.home"), code=303)
 
 

@@ -128,7 +128,8 @@ def session_problem(current: UserSession | None, parameters: dict[str, str],
     if "login" in wanted:
         return "login_required"
     limit = max_age(parameters)
-    if limit is not None and time.time() - current.auth_time > limit:
+    # max_age=0 is prompt=login (OpenID Connect Core errata 2); auth_time has whole seconds.
+    if limit is not None and (limit == 0 or time.time() - current.auth_time > limit):
         return "login_required"
     if not _hint_matches(current.user, parameters.get("login_hint")):
         return "login_required"

@@ -6,14 +6,15 @@ import logging
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from flask import abort, redirect, render_template, request, session, url_for
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 
 from blueprints.oidc import bp
 from journeys import engine
 from provider import authorization, consent
 from security import csrf
-from users import sessions
+from users import locale, sessions
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ class DecisionForm(FlaskForm):
 @csrf.exempt  # an app's authorization request (OIDC Core 3.1.2.1 allows POST); it changes nothing
 def authorize():
     params = request.values
+    if not all(params.get(name, "").isprintable() for name in ("client_id", "redirect_uri")):
+        # Not an app's URL: never redirected to, and never echoed (authlib would refuse to).
+        return render_template("errors/authorize.html", error=InvalidRequestError(
+            "The client_id or redirect_uri holds control characters.")), 400
     try:
         grant = authorization.validate_request()
     except OAuth2Error as error:
@@ -41,6 +46,7 @@ def authorize():
         authorization.check_parameters(parameters, params.get("id_token_hint"))
     except OAuth2Error as error:
         return redirect(authorization.error_url(redirect_uri, error.error, error.description, state))
+    locale.remember(parameters.get("ui_locales"))
     current = sessions.current()
     decision = authorization.decide(client, parameters, current, params.get("id_token_hint"))
     return _answer(decision, client, parameters, current)
@@ -81,6 +87,7 @@ def _pending():
     client = authorization.server().query_client(parameters.get("client_id"))
     if client is None:
         return None, None, None
+    g.ui_locales = parameters.get("ui_locales")
     return current, parameters, client
 
 
