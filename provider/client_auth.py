@@ -26,8 +26,9 @@ from models import ClientAssertion, db, utcnow
 
 log = logging.getLogger(__name__)
 
-#: Longest an assertion may claim to live; later ``exp`` values are refused (replay window).
-MAX_ASSERTION_LIFETIME = 600
+#: Longest an assertion may claim to live (authlib's client signs for an hour); later ``exp``
+#: values are refused. Each ``jti`` is kept this long, so the replay window stays closed.
+MAX_ASSERTION_LIFETIME = 3600
 JWKS_CACHE_SECONDS = 300
 JWKS_MAX_BYTES = 64 * 1024
 _jwks_cache: dict[str, tuple[float, dict]] = {}

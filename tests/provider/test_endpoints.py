@@ -144,14 +144,17 @@ def test_discovery_advertises_what_is_implemented(client):
     assert meta["acr_values_supported"] == ["urn:ferry:acr:sfa", "urn:ferry:acr:mfa", "phr"]
     assert meta["ui_locales_supported"] == ["en"]
     assert meta["request_parameter_supported"] is False and meta["request_uri_parameter_supported"] is False
-    assert meta["backchannel_logout_supported"] is True and meta["authorization_response_iss_parameter_supported"]
-    for endpoint in ("revocation_endpoint", "introspection_endpoint", "end_session_endpoint", "userinfo_endpoint"):
+    assert meta["backchannel_logout_supported"] is True
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    for endpoint in ("revocation_endpoint", "introspection_endpoint", "end_session_endpoint",
+                     "userinfo_endpoint"):
         path = meta[endpoint].removeprefix("http://localhost")
         assert client.post(path).status_code != 404, endpoint
 
 
 def test_discovery_offers_create_once_a_sign_up_journey_exists(make_app):
-    journeys = {"sign-up": {"start": "done", "steps": {"done": {"type": "reject", "title": "t", "message": "m"}}}}
+    done = {"type": "reject", "title": "t", "message": "m"}
+    journeys = {"sign-up": {"start": "done", "steps": {"done": done}}}
     app = make_app(DEPLOYMENT=provider_deployment() | {"journeys": journeys})
     meta = app.test_client().get("/.well-known/openid-configuration").get_json()
     assert "create" in meta["prompt_values_supported"]

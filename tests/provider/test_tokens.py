@@ -235,7 +235,8 @@ def test_private_key_jwt_and_a_replayed_jti(client):
     ok = token_request(client, walk, code, client_assertion_type=ASSERTION_TYPE, client_assertion=signed)
     assert ok.status_code == 200, ok.get_json()
     walk2, code2 = code_for(client, "key-app")
-    replay = token_request(client, walk2, code2, client_assertion_type=ASSERTION_TYPE, client_assertion=signed)
+    replay = token_request(client, walk2, code2, client_assertion_type=ASSERTION_TYPE,
+                           client_assertion=signed)
     assert replay.status_code in (400, 401) and replay.get_json()["error"] == "invalid_client"
 
 
@@ -247,12 +248,14 @@ def test_private_key_jwt_and_a_replayed_jti(client):
     pytest.param(lambda: assertion("key-app", APP_KEY, "ES256", exp=int(time.time()) + 86400),
                  id="lives a day"),
     pytest.param(lambda: assertion("key-app", APP_KEY, "ES256", iss="jwt-app"), id="iss is not sub"),
-    pytest.param(lambda: assertion("key-app", OctKey.import_key(JWT_SECRET), "HS256"), id="HMAC for a key app"),
+    pytest.param(lambda: assertion("key-app", OctKey.import_key(JWT_SECRET), "HS256"),
+                 id="HMAC for a key app"),
     pytest.param(lambda: "not.a.jwt", id="garbage"),
 ])
 def test_bad_client_assertions_are_refused(client, make):
     walk, code = code_for(client, "key-app")
-    response = token_request(client, walk, code, client_assertion_type=ASSERTION_TYPE, client_assertion=make())
+    response = token_request(client, walk, code, client_assertion_type=ASSERTION_TYPE,
+                             client_assertion=make())
     assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
 
 
