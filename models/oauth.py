@@ -41,7 +41,7 @@ class AuthorizationCode(BaseModel):
     auth_time = peewee.IntegerField()
     amr = JSONField(default=list)
     acr = peewee.CharField(max_length=100, null=True)
-    session_id = peewee.CharField(max_length=64, null=True)
+    session_id = peewee.CharField(max_length=64, null=True, index=True)
     expires_at = peewee.DateTimeField()
     claims = JSONField(null=True)  # what the code carries beyond its columns (acr asked, sid...)
     used_at = peewee.DateTimeField(null=True)  # set when redeemed; a second use is a replay

@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Flask
 
 from models import db
-from provider import clients, keys
+from provider import backchannel, clients, keys
 from provider.server import build_server
 from settings import deployment
 
@@ -36,3 +36,4 @@ def init_app(app: Flask) -> None:
     app.extensions["ferry.oauth_server"] = server
     app.extensions["ferry.resource_protector"] = protector
     keys.init_app(app)
+    backchannel.init_app(app)

@@ -33,6 +33,7 @@ SQLITE = [
     'ALTER TABLE "user_session" ADD COLUMN "sid" VARCHAR(64)',
     'CREATE UNIQUE INDEX "user_session_sid" ON "user_session" ("sid")',
     'ALTER TABLE "authorization_code" ADD COLUMN "claims" TEXT',
+    'CREATE INDEX "authorization_code_session_id" ON "authorization_code" ("session_id")',
 ]
 
 POSTGRES = [
@@ -58,6 +59,7 @@ POSTGRES = [
     'ALTER TABLE "user_session" ADD COLUMN "sid" VARCHAR(64)',
     'CREATE UNIQUE INDEX "user_session_sid" ON "user_session" ("sid")',
     'ALTER TABLE "authorization_code" ADD COLUMN "claims" TEXT',
+    'CREATE INDEX "authorization_code_session_id" ON "authorization_code" ("session_id")',
 ]
 
 
