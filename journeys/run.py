@@ -5,17 +5,32 @@ with the journey, the current step, the context (JSON) and an expiry. ``transien
 (the password just typed) live for one request and are never written anywhere.
 Named context keys: ``identifier``, ``user_id``, ``external_identity``, ``authorize`` (the app's
 validated authorization request), ``notice``, ``amr``.
+
+The id changes whenever the run learns more about who the user is (:meth:`Run.set_user`: a
+password, a code, a passkey, a PIN, an IdP's answer, the Ferry session): whoever held the id
+before, a copy planted in the victim's browser by an attacker say, holds a dead id from then
+on (session fixation). The new id comes from the old one, the user and the ``amr`` through an
+HMAC under the secret key: unguessable without the key, and the same for two requests that
+proved the same thing at once (a double click), so the loser of that race can follow the
+winner (:func:`successor`) and no request without that proof ever can.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import json
 import secrets
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
+
 from journeys.errors import RunMissing, StaleRun
-from models import JourneyRun, User, utcnow
+from models import JourneyResume, JourneyRun, OtpCode, User, db, utcnow
+
+_ROTATION = b"ferry.journey-run.rotation\0"
 
 
 def _hash(token: str) -> str:
@@ -23,11 +38,14 @@ def _hash(token: str) -> str:
 
 
 class Run:
-    def __init__(self, model: JourneyRun) -> None:
+    def __init__(self, model: JourneyRun, token: str | None = None) -> None:
         self.model = model
+        #: The id the browser holds (None for a run found another way: a resume reference).
+        self.token = token
         self.context: dict[str, Any] = dict(model.context or {})
         self.transient: dict[str, Any] = {}
         self._user: User | None = None
+        self._rotate = False
         self._stored = self._state()
 
     def _state(self) -> tuple[str, str, str, str]:
@@ -67,13 +85,23 @@ class Run:
         return self._user if user_id else None
 
     def set_user(self, user: User, *methods: str) -> None:
-        """The run now knows its user; ``methods`` are RFC 8176 ``amr`` values of the proof."""
+        """The run now knows its user; ``methods`` are RFC 8176 ``amr`` values of the proof.
+
+        This is the one way ``amr`` grows. The run gets a new id when it is saved, so a copy
+        of the id from before the proof is worthless.
+        """
         self._user = user
         self.context["user_id"] = user.id
         known = self.context.setdefault("amr", [])
         for method in methods:
             if method not in known:
                 known.append(method)
+        self._rotate = True
+
+    @property
+    def rotating(self) -> bool:
+        """The run's assurance rose in this request: :func:`save` gives it a new id."""
+        return self._rotate
 
     def add_notice(self, message: str | None) -> None:
         if message:
@@ -92,7 +120,7 @@ def create(journey: str, start: str, ttl: int, client_id: str | None,
         id_hash=_hash(token), journey=journey, step=start, context=context, client_id=client_id,
         created_at=now, updated_at=now, expires_at=now + timedelta(seconds=ttl),
     )
-    return token, Run(model)
+    return token, Run(model, token)
 
 
 def load(token: str | None) -> Run:
@@ -101,19 +129,38 @@ def load(token: str | None) -> Run:
     model = JourneyRun.get_or_none(JourneyRun.id_hash == _hash(token))
     if model is None or model.status != "active" or model.expires_at <= utcnow():
         raise RunMissing()
-    return Run(model)
+    return Run(model, token)
 
 
-def save(run: Run) -> None:
-    """Write the run back; fails with StaleRun if another request saved it meanwhile.
+def successor(run: Run) -> str | None:
+    """The id ``run`` gets when it is saved, if its assurance rose in this request.
 
-    A request that changed nothing (showing the page the run is at) writes nothing: there is
-    nothing to lose, and on SQLite every write queues for the one write lock. A run that
-    another request finished meanwhile is still refused by the next request's :func:`load`.
+    The same for every request that loaded the same run and proved the same user with the same
+    methods; nothing else can compute it (it needs the secret key and the proof).
     """
+    if not run.rotating:
+        return None
+    proof = json.dumps([run.model.id_hash, run.context.get("user_id"), run.context.get("amr", [])])
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, _ROTATION + proof.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def save(run: Run) -> str | None:
+    """Write the run back; returns the id the browser must hold from now on (``run.token``).
+
+    Fails with StaleRun if another request saved it meanwhile. A request that changed nothing
+    (showing the page the run is at) writes nothing: there is nothing to lose, and on SQLite
+    every write queues for the one write lock. A run that another request finished meanwhile
+    is still refused by the next request's :func:`load`.
+    """
+    token = successor(run)
+    if token is not None:
+        _rotate(run, token)
+        return run.token
     state = run._state()
     if state == run._stored:
-        return
+        return run.token
     model = run.model
     updated = (
         JourneyRun.update(
@@ -127,3 +174,35 @@ def save(run: Run) -> None:
         raise StaleRun()
     model.version += 1
     run._stored = state
+    return run.token
+
+
+def _rotate(run: Run, token: str) -> None:
+    """Save ``run`` under its :func:`successor` id, in one transaction with the version check.
+
+    The id is a primary key that one-time codes and resume references point at, so the run is
+    copied under the new id, they are moved over, and the old row goes: nothing is left that
+    the old id could find. (A code's HMAC binds the id it was sent under: a code is checked
+    before the rotation its success causes, but one still unchecked when another proof rotates
+    the run no longer matches. No shipped journey asks for a code after another proof.)
+    """
+    model, state = run.model, run._state()
+    old, new, now = model.id_hash, _hash(token), utcnow()
+    with db.atomic():
+        claimed = (
+            JourneyRun.update(version=JourneyRun.version + 1)
+            .where((JourneyRun.id_hash == old) & (JourneyRun.version == model.version))
+            .execute()
+        )
+        if not claimed:
+            raise StaleRun()
+        JourneyRun.insert(
+            id_hash=new, journey=model.journey, step=model.step, context=run.context,
+            client_id=model.client_id, version=model.version + 1, status=model.status,
+            created_at=model.created_at, updated_at=now, expires_at=model.expires_at,
+        ).execute()
+        OtpCode.update(run=new).where(OtpCode.run == old).execute()
+        JourneyResume.update(run=new).where(JourneyResume.run == old).execute()
+        JourneyRun.delete().where(JourneyRun.id_hash == old).execute()
+    model.id_hash, model.version = new, model.version + 1
+    run.token, run._rotate, run._stored = token, False, state

@@ -1,8 +1,11 @@
-"""Cross-cutting protections: request rate limits, per-identifier throttling, the audit log."""
+"""Cross-cutting protections: request rate limits, per-identifier throttling, the audit log, and
+the headers every answer carries (CSP with a per-response ``form-action``, HSTS over https)."""
 
 from __future__ import annotations
 
-from flask import Flask
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -16,6 +19,13 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 #: CSRF on every form (Flask-WTF); exemptions are marked where the request carries its own proof.
 csrf = CSRFProtect()
 
+#: Two years, subdomains included; sent only when the issuer is https.
+HSTS = "max-age=63072000; includeSubDomains"
+
+_CSP = ("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+        "object-src 'none'; form-action {form_action}")
+_FORM_ACTION = "ferry_form_action"
+
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
@@ -25,14 +35,56 @@ def init_app(app: Flask) -> None:
     )
 
 
+def allow_form_action(url: str) -> None:
+    """Let the page of this response post forms to ``url``'s origin, or be redirected there
+    after a post.
+
+    CSP ``form-action`` is ``'self'`` alone unless a view widens it for its own response; the
+    browser checks the policy of the page holding the form, and Chromium checks every redirect
+    that follows the post as well. So a page calls this for each place its form may lead: the
+    app's redirect URI after the sign-in form, the IdP behind "Continue with ...", a
+    ``form_post`` answer, a post-logout redirect URI. Example::
+
+        security.allow_form_action(client.redirect_uri)   # before rendering the page
+        return render_template("consent.html", ...)
+
+    Only the origin (scheme, host, port) is kept; calling it again, for the same origin or
+    another, is fine. Anything but an http(s) URL with a host is ignored.
+    """
+    origin = origin_of(url)
+    if origin is None:
+        return
+    allowed = g.setdefault(_FORM_ACTION, [])
+    if origin not in allowed:
+        allowed.append(origin)
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, fit for a CSP source list; None otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    if not all(c.isalnum() or c in ".-:" for c in host):
+        return None  # nothing that could end a CSP source (quotes, spaces, semicolons)
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
 def secure_headers(response):
-    """Headers every Ferry answer carries: no framing (clickjacking), no sniffing, no leaks."""
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
-        "object-src 'none'",
-    )
+    """Headers every Ferry answer carries: no framing (clickjacking), no sniffing, no leaks,
+    forms only to Ferry and where this response allowed (:func:`allow_form_action`), and
+    HSTS when Ferry is served over https."""
+    form_action = " ".join(["'self'", *g.get(_FORM_ACTION, [])])
+    response.headers.setdefault("Content-Security-Policy", _CSP.format(form_action=form_action))
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if current_app.config["ISSUER"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response

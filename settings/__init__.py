@@ -94,17 +94,31 @@ def _instance_secret_key(app: Flask) -> str:
 
 
 def _flask_settings(app: Flask, server: ServerSettings) -> None:
-    """Translate Ferry's settings into the names Flask and its extensions read."""
+    """Translate Ferry's settings into the names Flask and its extensions read.
+
+    Over https the session cookie is a ``__Host-`` cookie (Secure, ``Path=/``, no ``Domain``):
+    the browser then refuses it from a sibling subdomain or over plain http, so nobody can
+    plant one in a user's browser that way (session fixation).
+    """
     secure = server.issuer.startswith("https://")
+    cookie_name = server.session_cookie_name
+    if secure and not cookie_name.startswith("__Host-"):
+        cookie_name = "__Host-" + cookie_name
     app.config.update(
         SECRET_KEY=server.secret_key,
-        SESSION_COOKIE_NAME=server.session_cookie_name,
+        SESSION_COOKIE_NAME=cookie_name,
+        SESSION_COOKIE_DOMAIN=None,
+        SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure,
         PERMANENT_SESSION_LIFETIME=server.session_lifetime,
         MAX_CONTENT_LENGTH=server.max_request_bytes,
         WTF_CSRF_TIME_LIMIT=server.journey_ttl,
+        # Flask-WTF's https check wants a Referer on every post, which Ferry's pages never
+        # send (Referrer-Policy: no-referrer). It guards against a token planted through a
+        # cookie from http or a sibling domain; the __Host- cookie above rules that out.
+        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if secure else "http",
         RATELIMIT_STORAGE_URI=server.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from blueprints.oidc import bp
 from journeys import engine
 from provider import authorization, consent
-from security import csrf
+from security import allow_form_action, csrf
 from users import locale, sessions
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def consent_page():
         return redirect(authorization.error_url(
             parameters["redirect_uri"], "access_denied", "The user did not allow it.",
             parameters.get("state")), 303)
+    allow_form_action(parameters["redirect_uri"])  # Allow and Deny both end at the app
     return render_template("consent.html", form=form, client=client, user=current.user,
                            scopes=consent.requested_scopes(client, parameters),
                            token=request.values["request"])
@@ -126,5 +127,6 @@ def choose_account():
         context = {"authorize": parameters}
         session["run"] = engine().start(client.row.journey, client_id=client.client_id, context=context)
         return redirect(url_for("journey.page"), 303)
+    allow_form_action(parameters["redirect_uri"])
     return render_template("choose_account.html", form=form, client=client, user=current.user,
                            token=request.values["request"])

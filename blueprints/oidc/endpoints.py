@@ -14,7 +14,7 @@ from blueprints.oidc import bp
 from provider import discovery, keys
 from provider.endpoints import hint_subject
 from provider.userinfo import claims_for
-from security import csrf, limiter
+from security import allow_form_action, csrf, limiter
 from users import sessions
 
 
@@ -130,6 +130,8 @@ def end_session():
         # Without a valid id_token_hint anyone could log users out, and a hint for another
         # user says the app is confused about who is signed in here: ask first.
         if request.method == "GET" or not _confirmed():
+            if end_request.redirect_uri:
+                allow_form_action(end_request.redirect_uri)  # confirming returns to the app
             return render_template("logout_confirm.html", client=end_request.client,
                                    signed_in=current.user if current else None,
                                    someone_else=someone_else)

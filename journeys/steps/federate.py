@@ -6,8 +6,10 @@ user cancelled or the IdP refused), ``unavailable`` (the IdP failed), ``rejected
 forged, replayed, expired or invalid: audited; optional, defaults to ``failure``'s route).
 
 The way back: the callback finds the run by the single-use reference sent out with the user
-(``journeys/resume.py``), records the result in the run, and redirects to the sign-in page; that
-top-level GET carries the session cookie again and this step picks the result up.
+(``journeys/resume.py``), records the result in the run (:meth:`FederateStep.receive`), gives
+the browser that brought it a one-time secret, and redirects to the sign-in page; that
+top-level GET carries the session cookie again, the engine lets the result through only with
+that secret (any other browser's request turns it into ``rejected``), and this step picks it up.
 """
 
 from __future__ import annotations
