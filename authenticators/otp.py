@@ -6,10 +6,16 @@ candidates, whereas the HMAC's key never reaches the database, so a stolen table
 without the server's secret, and binding the run id makes a code worthless in any other run.
 
 The guessing budget: 5 wrong entries kill a code (and the run's later resends, which keep the
-count), and at most 5 codes an hour are sent per identifier (the ``limits`` storage shared by
-every server, as for password throttling), so at most 25 guesses an hour reach an identifier.
-A failed delivery stores nothing and counts nothing. Codes go by e-mail (``otp_sender``) or by
-SMS (``sms_sender``, see :mod:`authenticators.sms_delivery`); both channels share one budget.
+count), and at most ``otp_sends_per_identifier`` codes (5 an hour) are sent per identifier to
+browsers that never signed in as it, so at most 25 guesses an hour reach an identifier that way.
+Sends are also limited per client IP (``otp_sends_per_ip``) and per journey run
+(``otp_sends_per_session``), and a browser that signed in as the identifier before (a known
+device, :mod:`security.known_devices`) sends from a budget of its own, so that a send storm
+against an address spends only the storm's budgets and never keeps the owner out (see
+:class:`security.throttle.SendBudget`). The budgets live in the ``limits`` storage shared by
+every server and are counted atomically before the send; a failed delivery gives its count back
+and stores nothing. Codes go by e-mail (``otp_sender``) or by SMS (``sms_sender``, see
+:mod:`authenticators.sms_delivery`); both channels share the budgets.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from authenticators.base import Authenticator
 from authenticators.otp_delivery import CodeSender, DeliveryFailed, SendTiming, build_sender
 from authenticators.sms_delivery import SmsSender, build_sms_sender
 from models import OtpCode, utcnow
-from security.throttle import FailureThrottle
+from security.throttle import BudgetSpent, Requester, SendBudget
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
 MAX_FAILURES = 5
 SENDS_PER_IDENTIFIER = "5 per hour"
+SENDS_PER_IP = "50 per hour"
+SENDS_PER_SESSION = "10 per hour"
 _SEND_SCOPE = "otp_send"
 
 Verdict = Literal["ok", "wrong", "dead", "expired", "used", "missing"]
@@ -54,7 +62,7 @@ class SendThrottled(OtpError):
 class OtpAuthenticator(Authenticator):
     type = "otp"
 
-    def __init__(self, secret_key: str, sender: CodeSender, sends: FailureThrottle,
+    def __init__(self, secret_key: str, sender: CodeSender, sends: SendBudget,
                  sms_sender: SmsSender | None = None) -> None:
         self.key = secret_key.encode()
         self.sender = sender
@@ -64,9 +72,11 @@ class OtpAuthenticator(Authenticator):
 
     @classmethod
     def from_config(cls, config: Any) -> OtpAuthenticator:
-        return cls(config["SECRET_KEY"], build_sender(config),
-                   FailureThrottle(config["RATELIMIT_STORAGE_URI"], SENDS_PER_IDENTIFIER),
-                   build_sms_sender(config))
+        sends = SendBudget(config["RATELIMIT_STORAGE_URI"],
+                           config.get("OTP_SENDS_PER_IDENTIFIER", SENDS_PER_IDENTIFIER),
+                           config.get("OTP_SENDS_PER_IP", SENDS_PER_IP),
+                           config.get("OTP_SENDS_PER_SESSION", SENDS_PER_SESSION))
+        return cls(config["SECRET_KEY"], build_sender(config), sends, build_sms_sender(config))
 
     def _sender(self, channel: Channel) -> CodeSender:
         if channel == "email":
@@ -79,36 +89,46 @@ class OtpAuthenticator(Authenticator):
         return hmac.new(self.key, f"{run_hash}:{code}".encode(), hashlib.sha256).hexdigest()
 
     def issue(self, run_hash: str, identifier: str, address: str | None,
-              channel: Channel = "email") -> None:
+              channel: Channel = "email", requester: Requester | None = None) -> None:
         """Send a new code for the run to ``address``; ``None`` (no such account) sends nothing.
 
         ``channel`` says what ``address`` is: an e-mail address, or an E.164 phone number.
+        ``requester`` says whose send budgets it spends (default: the run's and the
+        identifier's).
 
         Unknown identifiers get a stored code nobody received, so every later answer matches a
-        real account's, after a wait like a real send's (:class:`SendTiming`). Raises
-        :class:`SendThrottled` or :class:`DeliveryFailed`; then the previous code, its counters
-        and the send budget are as they were.
+        real account's, after a wait like a real send's (:class:`SendTiming`), and spend the
+        same budgets. Raises :class:`SendThrottled` or :class:`DeliveryFailed`; then the
+        previous code, its counters and the send budgets are as they were.
         """
-        wait = self.sends.retry_after(_SEND_SCOPE, identifier)
-        if wait:
-            raise SendThrottled(wait)
+        try:
+            charge = self.sends.take(_SEND_SCOPE, identifier, requester or Requester(run_hash))
+        except BudgetSpent as spent:
+            raise SendThrottled(spent.retry_after) from None
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        if address is not None:
-            started = time.monotonic()
-            try:
-                self._sender(channel).send(address, code, int(CODE_TTL.total_seconds() // 60))
-            except DeliveryFailed:
-                self.timing[channel].failed()
-                raise
-            self.timing[channel].sent(time.monotonic() - started)
-        else:
-            self.timing[channel].imitate()  # as long as a send, and failing while sends fail
-        self.sends.failed(_SEND_SCOPE, identifier)  # counts sends, not failures
+        try:
+            if address is not None:
+                started = time.monotonic()
+                try:
+                    self._sender(channel).send(address, code, int(CODE_TTL.total_seconds() // 60))
+                except DeliveryFailed:
+                    self.timing[channel].failed()
+                    raise
+                self.timing[channel].sent(time.monotonic() - started)
+            else:
+                self.timing[channel].imitate()  # as long as a send, and failing while sends fail
+        except DeliveryFailed:
+            self.sends.give_back(charge)  # nothing went out: nothing is spent
+            raise
         values = {"code_hash": self._hash(run_hash, code), "expires_at": utcnow() + CODE_TTL,
                   "used_at": None}
         # A resend replaces the code but never the failure count.
         if not OtpCode.update(**values).where(OtpCode.run == run_hash).execute():
             OtpCode.insert(run=run_hash, failures=0, **values).execute()
+
+    def send_wait(self, identifier: str, requester: Requester) -> int:
+        """Seconds until :meth:`issue` could send for ``identifier`` (0: now); counts nothing."""
+        return self.sends.retry_after(_SEND_SCOPE, identifier, requester)
 
     def verify(self, run_hash: str, code: str) -> Verdict:
         """Check ``code`` for the run; only ``ok`` signs in, and only once."""

@@ -1,15 +1,15 @@
-"""Where the ``hashes`` connector reads legacy user records: an export file or a SQL query.
+"""Where the ``hashes`` connector reads legacy user records: an export file, or a SQL query.
 
 * :class:`FileSource`: a CSV, JSON Lines or JSON file, read into memory once and again whenever
   the file changes (modification time, size or inode), indexed by normalised identifier. A
   broken file names the line (or record) at fault; two records with one identifier or one
   subject are refused, since either would let one person sign in as another.
-* :class:`SqlSource`: one parameterised query per sign-in against SQLite (opened read-only) or
-  PostgreSQL (read-only transactions, ``statement_timeout``). The query names the identifier
-  ``:identifier``; it is bound by the driver, never formatted into the SQL.
+* :class:`~connectors.hash_sql.SqlSource` (in ``connectors/hash_sql.py``): one parameterised
+  query per sign-in against SQLite or PostgreSQL.
 
 Both return a :class:`LegacyRecord` or None, and raise :class:`SourceProblem` (a reason for the
-operator, never a secret) when they cannot answer.
+operator, never a secret) when they cannot answer, or its :class:`RecordProblem` when what they
+found for this one identifier cannot be used (a problem of one user's data, not an outage).
 """
 
 from __future__ import annotations
@@ -18,22 +18,14 @@ import csv
 import datetime
 import json
 import logging
-import math
 import os
-import re
-import sqlite3
 import threading
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
-
-import psycopg
-from psycopg.rows import dict_row
 
 from connectors.legacy_hashes import Stored
 from users.identifiers import normalise_email
@@ -41,7 +33,6 @@ from users.identifiers import normalise_email
 log = logging.getLogger(__name__)
 
 _FALSE_WORDS = {"", "0", "false", "f", "no", "n", "off", "null", "none"}
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_PROBLEMS = 10
 
 
@@ -51,6 +42,11 @@ class SourceProblem(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RecordProblem(SourceProblem):
+    """What the store holds for this one identifier cannot be used: one user's data is at
+    fault (no subject, a hash that is not text, several rows), not the store."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ class Fields:
     def record(self, row: Mapping[str, Any]) -> LegacyRecord:
         subject = row.get(self.subject)
         if subject is None or isinstance(subject, bytes) or not str(subject).strip():
-            raise SourceProblem(f"no {self.subject!r} (the subject)")
+            raise RecordProblem(f"no {self.subject!r} (the subject)")
         disabled = truthy(row.get(self.disabled)) if self.disabled else False
         if self.active and self.active in row and not truthy(row[self.active]):
             disabled = True
@@ -124,11 +120,11 @@ class Fields:
             try:
                 value = bytes(value).decode("ascii")
             except UnicodeDecodeError:
-                raise SourceProblem(f"{self.hash!r} is binary, not a hash in text") from None
+                raise RecordProblem(f"{self.hash!r} is binary, not a hash in text") from None
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str):
-            raise SourceProblem(f"{self.hash!r} is a {type(value).__name__}, not a hash in text")
+            raise RecordProblem(f"{self.hash!r} is a {type(value).__name__}, not a hash in text")
         salt = row.get(self.salt) if self.salt else None
         if isinstance(salt, bytearray | memoryview):
             salt = bytes(salt)
@@ -295,118 +291,3 @@ def identifier_key(as_typed: bool) -> Callable[[str], str]:
     if as_typed:
         return lambda value: unicodedata.normalize("NFC", value).strip()
     return normalise_email
-
-
-# -- SQL -------------------------------------------------------------------------------------
-def named_parameters(query: str) -> list[tuple[int, int, str]]:
-    """``(start, end, name)`` of every ``:name`` outside quotes and comments (``::`` casts skipped)."""
-    found, i, size = [], 0, len(query)
-    while i < size:
-        char = query[i]
-        if char in "'\"":
-            end = query.find(char, i + 1)
-            i = size if end < 0 else end + 1
-        elif query.startswith("--", i):
-            end = query.find("\n", i)
-            i = size if end < 0 else end + 1
-        elif query.startswith("/*", i):
-            end = query.find("*/", i + 2)
-            i = size if end < 0 else end + 2
-        elif query.startswith("::", i):
-            i += 2
-        elif char == ":" and (match := _NAME.match(query, i + 1)):
-            found.append((i, match.end(), match.group(0)))
-            i = match.end()
-        else:
-            i += 1
-    return found
-
-
-def query_problems(query: str) -> list[str]:
-    names = [name for _start, _end, name in named_parameters(query)]
-    if "identifier" not in names:
-        return ["put :identifier where the identifier goes (it is bound, never formatted in)"]
-    return [f"unknown parameter :{name} (only :identifier is bound)"
-            for name in sorted(set(names) - {"identifier"})]
-
-
-def database_kind(url: str) -> str | None:
-    if url.startswith("sqlite:///"):
-        return "sqlite"
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql"
-    return None
-
-
-class SqlSource:
-    """One read-only query per call; a connection per call, so a restarted database is no matter."""
-
-    def __init__(self, url: str, query: str, fields: Fields, connect_timeout: float,
-                 read_timeout: float) -> None:
-        self.kind = database_kind(url)
-        self.url = url
-        self.fields = fields
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self._password = unquote(urlsplit(url).password or "")
-        if self.kind == "sqlite":
-            self.query = query  # sqlite3 binds :identifier itself
-            self._target = "file:" + quote(os.path.abspath(url[len("sqlite:///"):])) + "?mode=ro"
-        else:
-            self.query = _pyformat(query)
-
-    def find(self, identifier: str) -> LegacyRecord | None:
-        rows = self._fetch(identifier)
-        if not rows:
-            return None
-        if len(rows) > 1:
-            raise SourceProblem("the query returned several rows for one identifier")
-        missing = [f for f in self.fields.required() if f != self.fields.identifier and f not in rows[0]]
-        if missing:
-            raise SourceProblem(f"the query returns no column {', '.join(map(repr, missing))}")
-        try:
-            return self.fields.record(rows[0])
-        except SourceProblem as problem:
-            raise SourceProblem(f"the query's row: {problem.reason}") from None
-
-    def _fetch(self, identifier: str) -> list[dict[str, Any]]:
-        try:
-            if self.kind == "sqlite":
-                return self._sqlite(identifier)
-            return self._postgresql(identifier)
-        except (sqlite3.Error, psycopg.Error) as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            if self._password:
-                message = message.replace(self._password, "***")
-            if isinstance(error, psycopg.errors.QueryCanceled) or "interrupted" in message:
-                message = f"the query took longer than {self.read_timeout:g} s"
-            raise SourceProblem(f"database query failed ({type(error).__name__}: {message})") from None
-
-    def _sqlite(self, identifier: str) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + self.read_timeout
-        connection = sqlite3.connect(self._target, uri=True, timeout=self.connect_timeout)
-        try:
-            connection.row_factory = sqlite3.Row
-            connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
-            cursor = connection.execute(self.query, {"identifier": identifier})
-            return [dict(row) for row in cursor.fetchmany(2)]
-        finally:
-            connection.close()
-
-    def _postgresql(self, identifier: str) -> list[dict[str, Any]]:
-        options = (f"-c statement_timeout={math.ceil(self.read_timeout * 1000)} "
-                   "-c default_transaction_read_only=on")
-        with psycopg.connect(self.url, connect_timeout=max(2, math.ceil(self.connect_timeout)),
-                             autocommit=True, row_factory=dict_row, options=options) as connection:
-            return connection.execute(self.query, {"identifier": identifier}).fetchmany(2)
-
-
-def _pyformat(query: str) -> str:
-    """``:identifier`` -> ``%(identifier)s`` for psycopg, every literal ``%`` doubled."""
-    parts, last = [], 0
-    for start, end, _name in named_parameters(query):
-        parts.append(query[last:start].replace("%", "%%"))
-        parts.append("%(identifier)s")
-        last = end
-    parts.append(query[last:].replace("%", "%%"))
-    return "".join(parts)

@@ -36,10 +36,11 @@ Settings (``[connectors.<name>]``, ``type = "hashes"``):
   NULL, ``0``, ``false``, ``no``, ``off``... (so a ``disabled_at`` date counts). Every other
   column is a claim for the ``mapping``; the hash and the salt never are.
 * ``schemes``: the hash formats to accept, default every format with a prefix of its own (see
-  ``connectors/legacy_hashes.py``). A hash in another format makes that user's sign-in
-  "unavailable" (``hash format X not enabled``, logged as an error for the operator), never a
-  wrong password. Formats without a prefix are accepted only when listed: ``firebase_scrypt``,
-  ``salted_sha``, ``md5_hex``, ``sha1_hex``, ``sha256_hex``, ``des_crypt``.
+  ``connectors/legacy_hashes.py``). A hash in another format refuses that user's sign-in with
+  "your account needs fixing, contact support" (``hash format X not enabled``, logged as an
+  error for the operator), never a wrong password and never "try again later". Formats
+  without a prefix are accepted only when listed: ``firebase_scrypt``, ``salted_sha``,
+  ``md5_hex``, ``sha1_hex``, ``sha256_hex``, ``des_crypt``.
 * ``firebase_signer_key``, ``firebase_salt_separator`` (base64, from the Firebase console's
   password hash parameters; use ``"env:NAME"`` for the key), ``firebase_rounds``,
   ``firebase_mem_cost``: needed by ``firebase_scrypt``.
@@ -50,14 +51,18 @@ Settings (``[connectors.<name>]``, ``type = "hashes"``):
 * ``mapping``, ``display_name``, ``connect_timeout``, ``read_timeout``, breaker and rate limit:
   as every connector.
 
-A malformed hash or a format not enabled is one user's problem, not an outage: it does not count
+A malformed or unrecognised hash, a format not enabled, a SQL row without its subject or with a
+binary hash, several rows for one identifier: each is one user's problem, not an outage. It is
+:class:`UserDataInvalid`, which the ``legacy_password`` step turns into a refusal of its own
+(audited as ``legacy.user_data_invalid`` with the reason, never the hash); it does not count
 towards the circuit breaker, so a few such users never shut the door for everyone else.
 
-Outcomes: no such identifier is ``UserNotFound`` (after a decoy check, so it takes as long as a
-wrong password); no hash or a wrong password is ``InvalidCredentials``; a disabled account with
-the right password is ``AccountBlocked("disabled")``; a missing or broken file, an unreachable
-database, a failing query, several rows for one identifier, a malformed hash or a format not
-enabled is ``LegacyUnavailable``.
+Outcomes: no such identifier is ``UserNotFound``; no hash or a wrong password is
+``InvalidCredentials``; a disabled account with the right password is
+``AccountBlocked("disabled")``; one user's unusable data is :class:`UserDataInvalid`; a missing
+or broken file, an unreachable database or a failing query is ``LegacyUnavailable``. Every
+``verify`` that reaches the store checks exactly one hash: the user's, or a decoy in the same
+format (unknown user, no hash, unusable data), so the timing does not tell them apart.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ from connectors.base import (
     ConnectorSettings,
     ExternalIdentity,
     InvalidCredentials,
+    LegacyUnavailable,
     PasswordConnector,
     UserNotFound,
 )
@@ -81,12 +87,11 @@ from connectors.hash_sources import (
     Fields,
     FileSource,
     LegacyRecord,
+    RecordProblem,
     SourceProblem,
-    SqlSource,
-    database_kind,
     identifier_key,
-    query_problems,
 )
+from connectors.hash_sql import SqlSource, database_kind, query_problems
 from connectors.legacy_hashes import (
     AUTO_DETECTED,
     FORMATS,
@@ -101,6 +106,19 @@ from connectors.legacy_hashes import (
 from settings.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+class UserDataInvalid(LegacyUnavailable):
+    """One user's legacy data cannot be used (a malformed or unknown hash, an unreadable row).
+
+    Not an outage (``outage`` is False: the circuit breaker does not count it) and not the
+    user's fault: the journey refuses this user with its own words until the operator fixes
+    the record. ``reason`` names what is wrong for the operator, never the hash. A subclass of
+    :class:`LegacyUnavailable` so that code which knows only that reads it as "cannot check".
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, outage=False)
 
 
 class SaltedShaSettings(BaseModel):
@@ -194,6 +212,8 @@ class HashesConnector(PasswordConnector):
     Settings = HashesSettings
     settings: HashesSettings
     supports_lookup = True
+    #: Each ``verify`` checks one hash here in Ferry (see ``journeys/steps/_attempt.py``).
+    checks_hash_locally = True
 
     def __init__(self, name: str, settings: HashesSettings, config: Any) -> None:
         super().__init__(name, settings, config)
@@ -217,7 +237,11 @@ class HashesConnector(PasswordConnector):
             raise ConfigError(f"connectors.{name}.path: {problem.reason}") from None
 
     def verify(self, identifier: str, password: str) -> ExternalIdentity:
-        record = self._find(identifier)
+        try:
+            record = self._find(identifier)
+        except UserDataInvalid:
+            self.verifier.decoy(password, self._decoy_hash())
+            raise
         if record is None or record.stored is None:
             # Check the password against some hash anyway, so that "no such user" takes as long
             # as "wrong password" and the timing does not tell who has an account.
@@ -232,8 +256,9 @@ class HashesConnector(PasswordConnector):
                       if isinstance(problem, FormatNotEnabled) else "fix it at the legacy side")
             log.error("connector %s: legacy user %s: %s: %s", self.name, record.subject,
                       problem.reason, advice)
+            self.verifier.decoy(password, self._decoy_hash())  # as long as a real check
             # One user's data, not an outage: the circuit breaker must not open for everyone.
-            raise self.unavailable(problem.reason, outage=False) from None
+            raise UserDataInvalid(problem.reason) from None
         self._decoy = record.stored
         if not matches:
             raise InvalidCredentials()
@@ -253,6 +278,10 @@ class HashesConnector(PasswordConnector):
     def _find(self, identifier: str) -> LegacyRecord | None:
         try:
             return self.source.find(identifier)
+        except RecordProblem as problem:
+            log.error("connector %s: the record for one identifier cannot be used: %s: fix it "
+                      "at the legacy side", self.name, problem.reason)
+            raise UserDataInvalid(problem.reason) from None
         except SourceProblem as problem:
             raise self.unavailable(problem.reason) from None
 

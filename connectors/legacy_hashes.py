@@ -12,7 +12,7 @@ compared in constant time.
 Outcomes: :meth:`HashVerifier.verify` returns True or False; a hash it cannot use raises
 :class:`FormatNotEnabled` (a known format the operator did not list), :class:`MalformedHash`
 or :class:`UnrecognisedHash`. Those are the legacy data's or the settings' fault, never the
-user's, and the connector turns them into "unavailable".
+user's: the connector refuses that one user (``UserDataInvalid``), never everyone.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from settings.errors import ConfigError, pydantic_problems
@@ -48,6 +49,22 @@ class ServerSettings(BaseModel):
     failed_signins_per_identifier: str = Field(
         "10 per 15 minutes",
         description="Wrong passwords allowed per identifier before it is throttled.",
+    )
+    otp_sends_per_identifier: str = Field(
+        "5 per hour",
+        description="One-time codes sent per identifier to browsers that never signed in as it; "
+        "each browser that did (a known device) has a budget of this size of its own.",
+    )
+    otp_sends_per_ip: str = Field(
+        "50 per hour", description="One-time codes sent per client IP (known devices aside)."
+    )
+    otp_sends_per_session: str = Field(
+        "10 per hour", description="One-time codes sent per sign-in journey run."
+    )
+    known_device_lifetime: int = Field(
+        180 * 86400, ge=0,
+        description="Seconds a browser stays a known device of the identifiers it signed in "
+        "as (its own one-time-code budget); 0: no known-device cookie.",
     )
     token_rate_limit: str = Field("120 per minute", description="Token requests per client IP.")
     journey_ttl: int = Field(
@@ -153,6 +170,16 @@ class ServerSettings(BaseModel):
         if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("failed_signins_per_identifier", "otp_sends_per_identifier",
+                     "otp_sends_per_ip", "otp_sends_per_session")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError('must be a rate like "10 per 15 minutes"') from None
+        return value
 
     @field_validator("sms_webhook_url", "twilio_base_url")
     @classmethod

@@ -21,14 +21,18 @@ Outcomes:
 * ``failure``: ``max_attempts`` wrong codes, or the legacy account is blocked: start again.
 * ``unavailable``: the legacy IDP could not send or check the code; nothing is counted or used
   up, and a code already sent still works.
-* ``throttled`` (optional, takes ``failure``'s route): 5 codes an hour per identifier were sent
-  already, or the legacy IDP's brute-force protection refuses more.
+* ``throttled`` (optional, takes ``failure``'s route): a send budget is spent (the same budgets
+  as ``otp_send``'s, the identifier's counted apart: 5 codes an hour, a known device's own, per
+  IP and per run), or the legacy IDP's brute-force protection refuses more.
+* ``user_data_invalid`` (optional, takes ``failure``'s route, with its own message): the code
+  was right but the legacy profile cannot make a user (audited ``legacy.user_data_invalid``).
 * ``resend``: the user asked for a new code; route it back to this step (which sends one) or to
   ``identify``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 from flask_babel import gettext as _
@@ -48,20 +52,24 @@ from connectors.base import CodeThrottled, PasswordlessConnector
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings, ValidationContext
-from journeys.steps.legacy_password import BLOCKED_NOTICES
+from journeys.steps.legacy_password import BLOCKED_NOTICES, profile_problem, user_data_notice
 from journeys.steps.messages import throttled_notice
-from journeys.steps.otp_send import could_not_send
+from journeys.steps.otp_send import could_not_send, requester
 from journeys.steps.otp_verify import code_form, mark_verified
+from security import known_devices
 from security.audit import record
+from security.throttle import BudgetSpent
 from users.directory import find_by_identifier
 from users.identifiers import normalise
 from users.mapping import map_claims
 
-#: Codes sent per identifier count in Ferry's one-time-code send budget (5 an hour), under
-#: their own name: a code from the legacy IDP and one from Ferry are told apart in the counts.
+#: Codes sent count in Ferry's one-time-code send budgets; the identifier's under their own
+#: name: a code from the legacy IDP and one from Ferry are told apart in the counts.
 SEND_SCOPE = "legacy_code_send"
 #: Where the run keeps the code in progress: the identifier it went to and the wrong tries.
 PENDING = "legacy_code"
+
+log = logging.getLogger(__name__)
 
 
 class LegacyCodeSettings(StepSettings):
@@ -73,8 +81,9 @@ class LegacyCodeStep(Step):
     type = "legacy_code"
     Settings = LegacyCodeSettings
     settings: LegacyCodeSettings
-    outcomes = ("success", "local", "failure", "unavailable", "throttled", "resend")
-    optional_outcomes = {"throttled": "failure"}
+    outcomes = ("success", "local", "failure", "unavailable", "throttled", "resend",
+                "user_data_invalid")
+    optional_outcomes = {"throttled": "failure", "user_data_invalid": "failure"}
 
     def check(self, context: ValidationContext) -> list[str]:
         name = self.settings.connector
@@ -108,12 +117,13 @@ class LegacyCodeStep(Step):
 
     def send(self, run, identifier: str) -> Result:
         sends = authenticators.get("otp").sends
-        wait = sends.retry_after(SEND_SCOPE, identifier)
         pending = run.context.get(PENDING)
-        if wait:
+        try:
+            charge = sends.take(SEND_SCOPE, identifier, requester(run, identifier))
+        except BudgetSpent as spent:
             if pending:
                 pending.pop("resend", None)  # the last code sent still works
-            return Done("throttled", throttled_notice(wait))
+            return Done("throttled", throttled_notice(spent.retry_after))
         connector = self.connector()
         sent = True
         try:
@@ -121,14 +131,15 @@ class LegacyCodeStep(Step):
         except UserNotFound:
             sent = False  # from here on this reads exactly as if a code had gone out
         except CodeThrottled:
+            sends.give_back(charge)
             record("legacy.code_throttled", client_id=run.client_id, connector=connector.name)
             return Done("throttled", _("Too many attempts. Please try again later."))
         except LegacyUnavailable as error:
             # Nothing counted, nothing stored: a code sent before still works.
+            sends.give_back(charge)
             record("legacy.unavailable", client_id=run.client_id, connector=connector.name,
                    reason=error.reason)
             return Done("unavailable", could_not_send())
-        sends.failed(SEND_SCOPE, identifier)  # counts sends, as Ferry's own codes do
         run.context[PENDING] = {"identifier": identifier, "failures": 0}
         record("legacy.code_sent" if sent else "legacy.code_refused", client_id=run.client_id,
                connector=connector.name)
@@ -196,6 +207,13 @@ class LegacyCodeStep(Step):
 
     def proved(self, run, connector: PasswordlessConnector, identity: ExternalIdentity,
                identifier: str) -> Result:
+        problem = profile_problem(identity.subject, identity.claims, connector.mapping)
+        if problem is not None:
+            log.error("connector %s: legacy user %s: %s: fix the record or the mapping",
+                      connector.name, identity.subject, problem)
+            record("legacy.user_data_invalid", client_id=run.client_id, connector=connector.name,
+                   reason=problem)
+            return Done("user_data_invalid", user_data_notice())
         data = identity.to_context()
         email = map_claims(identity.claims, connector.mapping).get("email")
         # The code proves the address it went to: only that one is marked verified.
@@ -206,4 +224,5 @@ class LegacyCodeStep(Step):
         run.context["legacy_amr"] = ["otp"]
         record("legacy.verified", client_id=run.client_id, connector=connector.name,
                subject=identity.subject, method="otp")
+        known_devices.remember(identifier)
         return Done("success")

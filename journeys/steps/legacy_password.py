@@ -3,23 +3,29 @@
 Settings (all optional):
 
 * ``connector``: the one password connector to ask;
-* ``connectors``: an ordered fallback list, asked in turn until one knows the user;
+* ``connectors``: an ordered fallback list, asked in turn until one says yes;
 * ``route_by_domain``: ``{ "corp.example" = "corp-ad", "*" = "consumer-auth0" }``: the
   identifier's e-mail domain picks the connector list (``*`` for every other domain); a value
   may be one name or a list.
 Without any of them, the only password connector is used.
 
 Outcomes: ``success`` (``context["external_identity"]``), ``wrong_credentials`` (counted against
-the identifier), ``not_found`` (every source said "no such user"; falls back to
-``wrong_credentials``' route), ``unavailable`` (a source failed and none said yes: nothing
-counted, no user touched), ``mfa_required`` (the legacy IDP wants a second factor: route it to a
-``legacy_mfa`` step; unrouted, it takes ``unavailable``'s route so nobody migrates on a password
-alone), ``blocked`` (locked, disabled or expired at the legacy side; falls back to
-``wrong_credentials``), ``throttled``.
+the identifier), ``not_found`` (every source said "no such user"; counted, and falls back to
+``wrong_credentials``' route), ``unavailable`` (a source failed and none said yes: the password
+may be right there, so nothing is counted and no user touched, whatever the other sources
+said), ``mfa_required`` (the legacy IDP wants a second factor: route it to a ``legacy_mfa``
+step; unrouted, it takes ``unavailable``'s route so nobody migrates on a password alone),
+``blocked`` (locked, disabled or expired at the legacy side; falls back to
+``wrong_credentials``), ``user_data_invalid`` (this user's legacy record cannot be used: a
+malformed or unknown hash, a profile the mapping cannot turn into a user; audited as
+``legacy.user_data_invalid`` with the reason; never "try again later", never counted towards
+the circuit breaker; counted against the identifier only if another source refused the
+password; falls back to ``wrong_credentials``' route, with its own message), ``throttled``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask_babel import gettext as _
@@ -35,11 +41,17 @@ from connectors import (
     PasswordConnector,
     UserNotFound,
 )
+from connectors.hashes import UserDataInvalid
 from journeys.results import Done, Result
-from journeys.steps._attempt import count_failure, password_attempt
+from journeys.steps._attempt import Attempt, password_attempt
 from journeys.steps.base import Step, StepSettings, ValidationContext
 from journeys.steps.messages import wrong_credentials_notice
+from models import LegacyLink, User
+from security import known_devices
 from security.audit import record
+from users.mapping import STANDARD_ATTRIBUTES, map_claims
+
+log = logging.getLogger(__name__)
 
 
 class LegacyPasswordSettings(StepSettings):
@@ -63,14 +75,51 @@ BLOCKED_NOTICES = {
 }
 
 
+def user_data_notice() -> str:
+    """What a user whose legacy record cannot be used is told (never "try again later")."""
+    return _("We can't move your account to our new sign-in: something in its record in our "
+             "old system needs fixing first. Nothing was changed. Please contact support.")
+
+
+_BOOLEAN_ATTRIBUTES = ("email_verified", "phone_verified")
+_SUBJECT_LIMIT = LegacyLink.subject.max_length
+
+
+def profile_problem(subject: str, claims: dict[str, Any], mapping: dict[str, str]) -> str | None:
+    """Why the mapped profile cannot make a local user (for the operator, no values), or None.
+
+    Standard attributes become columns: text must be text that fits, a flag a single value.
+    """
+    try:
+        profile = map_claims(claims, mapping)
+    except (TypeError, ValueError, AttributeError) as error:
+        return f"the mapping cannot read the profile ({type(error).__name__})"
+    if len(subject) > _SUBJECT_LIMIT:
+        return f"the subject is longer than {_SUBJECT_LIMIT} characters"
+    for name in STANDARD_ATTRIBUTES:
+        if name not in profile:
+            continue
+        value = profile[name]
+        if name in _BOOLEAN_ATTRIBUTES:
+            if isinstance(value, dict | list):  # a scalar is read as a flag; these are not
+                return f"profile: {name} is a {type(value).__name__}, not true or false"
+            continue
+        if not isinstance(value, str):
+            return f"profile: {name} is a {type(value).__name__}, not text"
+        limit = User._meta.fields[name].max_length
+        if limit and len(value) > limit:
+            return f"profile: {name} is longer than {limit} characters"
+    return None
+
+
 class LegacyPasswordStep(Step):
     type = "legacy_password"
     Settings = LegacyPasswordSettings
     settings: LegacyPasswordSettings
     outcomes = ("success", "wrong_credentials", "not_found", "unavailable", "mfa_required",
-                "blocked", "throttled")
+                "blocked", "user_data_invalid", "throttled")
     optional_outcomes = {"not_found": "wrong_credentials", "blocked": "wrong_credentials",
-                         "mfa_required": "unavailable"}
+                         "mfa_required": "unavailable", "user_data_invalid": "wrong_credentials"}
 
     def named_connectors(self) -> list[str]:
         names = list(self.settings.connectors or [])
@@ -110,38 +159,84 @@ class LegacyPasswordStep(Step):
         attempt = password_attempt(run, missing_outcome="wrong_credentials")
         if isinstance(attempt, Done):
             return attempt
-        identifier, password = attempt
+        if not attempt.admitted:
+            return attempt.throttled(run)
         typed = run.transient.get("typed_identifier")
-        outcome = "not_found"
-        for connector in self.candidates(identifier):
+        said: set[str] = set()  # what the sources said, for the verdict below
+        for connector in self.candidates(attempt.identifier):
             try:
                 identity = connector.check_password(
-                    connector.legacy_identifier(identifier, typed), password)
+                    connector.legacy_identifier(attempt.identifier, typed), attempt.password)
             except UserNotFound:
+                self._checked(attempt, connector)
+                said.add("not_found")
+                record("legacy.not_found", client_id=run.client_id, connector=connector.name)
                 continue
             except InvalidCredentials:
-                outcome = "wrong_credentials" if outcome != "unavailable" else outcome
+                self._checked(attempt, connector)
+                said.add("wrong_credentials")
                 record("legacy.refused", client_id=run.client_id, connector=connector.name)
                 continue
+            except UserDataInvalid as problem:
+                self._checked(attempt, connector)
+                said.add("user_data_invalid")
+                record("legacy.user_data_invalid", client_id=run.client_id,
+                       connector=connector.name, reason=problem.reason)
+                continue
             except LegacyUnavailable as error:
-                outcome = "unavailable"
+                said.add("unavailable")
                 record("legacy.unavailable", client_id=run.client_id, connector=connector.name,
                        reason=error.reason)
                 continue
             except MfaRequired as challenge:
-                return self._mfa(run, connector, challenge, password)
+                self._checked(attempt, connector)
+                attempt.give_back()  # the password was right
+                return self._mfa(run, connector, challenge, attempt.password)
             except AccountBlocked as blocked:
+                self._checked(attempt, connector)
+                attempt.give_back()  # the legacy IDP says why; it is no guess to count
                 record("legacy.blocked", client_id=run.client_id, connector=connector.name,
                        reason=blocked.reason)
                 return Done("blocked", _(BLOCKED_NOTICES[blocked.reason]))
+            self._checked(attempt, connector)
+            attempt.give_back()
+            problem = profile_problem(identity.subject, identity.claims, connector.mapping)
+            if problem is not None:
+                # The password was right, but the profile cannot make a user: say so, once.
+                log.error("connector %s: legacy user %s: %s: fix the record or the mapping",
+                          connector.name, identity.subject, problem)
+                record("legacy.user_data_invalid", client_id=run.client_id,
+                       connector=connector.name, reason=problem)
+                return Done("user_data_invalid", user_data_notice())
             run.context["external_identity"] = identity.to_context()
             record("legacy.verified", client_id=run.client_id, connector=connector.name,
                    subject=identity.subject)
+            known_devices.remember(attempt.identifier)
             return Done("success")
-        if outcome == "unavailable":
-            # One source failed: the password may be right there, so nothing is counted.
+        return self._verdict(attempt, said)
+
+    @staticmethod
+    def _checked(attempt: Attempt, connector: PasswordConnector) -> None:
+        if getattr(connector, "checks_hash_locally", False):
+            attempt.checked = True  # that source's own hash check was this attempt's one
+
+    @staticmethod
+    def _verdict(attempt: Attempt, said: set[str]) -> Result:
+        """No source said yes: tell what is true, and count only a real refusal.
+
+        A source that could not answer wins (the password may be right there: "we could not
+        check your password right now", nothing counted); then a source whose record of this
+        user is unusable (counted only if another source refused the password); then "wrong
+        password" (counted).
+        """
+        if "unavailable" in said:
+            attempt.give_back()
             return Done("unavailable")
-        count_failure(identifier)
+        if "user_data_invalid" in said:
+            if "wrong_credentials" not in said:
+                attempt.give_back()  # no password was checked anywhere
+            return Done("user_data_invalid", user_data_notice())
+        outcome = "wrong_credentials" if "wrong_credentials" in said else "not_found"
         return Done(outcome, wrong_credentials_notice())
 
     def _mfa(self, run, connector: PasswordConnector, challenge: MfaRequired,

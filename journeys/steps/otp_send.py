@@ -8,9 +8,21 @@ With ``lookup_connector`` (a password connector that can look users up: ``hashes
 migrated gets it at the ``email`` / ``phone`` the connector's ``mapping`` reads from the legacy
 claims. An unknown identifier (or an account without the address the channel needs) sends
 nothing but reads exactly the same ("If an account exists, we sent a code"), so the page never
-tells who has an account or how they can be reached. Outcomes: ``sent``; ``unavailable`` (the
-mail server, the SMS sender or the legacy lookup failed: no code stored, nothing counted);
-``throttled`` (5 codes an hour per identifier, whatever the channel).
+tells who has an account or how they can be reached. So does a user whose legacy record
+cannot be used (an unreadable row, a profile the mapping cannot read): the page cannot say so
+without telling anyone who types the address that it exists, so it is audited
+(``legacy.user_data_invalid``) and logged for the operator instead.
+
+Send budgets (counted before the send, atomically, and given back when it fails; see
+:class:`security.throttle.SendBudget`): ``otp_sends_per_identifier`` (5 an hour, whatever the
+channel) shared by every browser that never signed in as the identifier, ``otp_sends_per_ip``
+and ``otp_sends_per_session`` (this journey run). A browser that signed in as the identifier
+before (a signed "known device" cookie, :mod:`security.known_devices`) has a budget of its own
+for it instead, as large as the identifier's: a storm of sends to someone's address from other
+browsers or IPs is throttled, while its owner's browser still gets a code.
+
+Outcomes: ``sent``; ``unavailable`` (the mail server, the SMS sender or the legacy lookup
+failed: no code stored, nothing counted); ``throttled`` (a budget above is spent).
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Literal, NamedTuple
 
+from flask import has_request_context, request
 from flask_babel import gettext as _
 
 import authenticators
@@ -25,11 +38,15 @@ import connectors
 from authenticators.otp import Channel, DeliveryFailed, SendThrottled
 from authenticators.sms_delivery import e164
 from connectors import AccountBlocked, LegacyUnavailable, PasswordConnector
+from connectors.hashes import UserDataInvalid
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepSettings, ValidationContext
+from journeys.steps.legacy_password import profile_problem
 from journeys.steps.messages import throttled_notice
+from security import known_devices
 from security.audit import record
+from security.throttle import Requester
 from users.directory import find_by_identifier
 from users.mapping import map_claims
 
@@ -47,7 +64,15 @@ class Recipient(NamedTuple):
 
 
 def could_not_send() -> str:
+    """What the user reads when the code could not go out (nothing was spent)."""
     return _("We could not send the code. Please try again in a few minutes.")
+
+
+def requester(run, identifier: str) -> Requester:
+    """Whose send budgets a code for ``identifier`` spends: this run, this IP, or this known
+    device's own."""
+    ip = request.remote_addr if has_request_context() else None
+    return Requester(session=run.model.id_hash, ip=ip, device=known_devices.device_for(identifier))
 
 
 class OtpSendStep(Step):
@@ -80,20 +105,31 @@ class OtpSendStep(Step):
         identifier = run.context.get("identifier")
         if not identifier:
             raise JourneyBroken(f"{self.journey}.{self.name}: no identifier to send a code to")
+        otp = authenticators.get("otp")
+        who = requester(run, identifier)
+        # A cheap look first, so a send storm costs the legacy IDP no lookups; issue() counts.
+        wait = otp.send_wait(identifier, who)
+        if wait:
+            return Done("throttled", throttled_notice(wait))
         try:
             recipient, pending = self._recipient(run, identifier)
+        except UserDataInvalid as problem:
+            record("legacy.user_data_invalid", client_id=run.client_id,
+                   connector=self.settings.lookup_connector, reason=problem.reason)
+            recipient, pending = None, {}  # reads like an unknown address: see the docstring
         except LegacyUnavailable as error:
             record("legacy.unavailable", client_id=run.client_id,
                    connector=self.settings.lookup_connector, reason=error.reason)
             return Done("unavailable", could_not_send())
         try:
-            authenticators.get("otp").issue(
-                run.model.id_hash, identifier, recipient.address if recipient else None,
-                recipient.channel if recipient else "email")
+            otp.issue(run.model.id_hash, identifier, recipient.address if recipient else None,
+                      recipient.channel if recipient else "email", requester=who)
         except SendThrottled as throttled:
             return Done("throttled", throttled_notice(throttled.retry_after))
         except DeliveryFailed:
-            record("otp.undelivered", client_id=run.client_id, channel=recipient.channel)
+            # An unknown address fails too while real sends fail (SendTiming.imitate).
+            record("otp.undelivered", client_id=run.client_id,
+                   channel=recipient.channel if recipient else self.settings.channel)
             return Done("unavailable", could_not_send())
         run.context["otp"] = pending  # only now: a failed resend leaves the last code usable
         # The verify page words its hint after the setting, never after where the code went.
@@ -137,6 +173,11 @@ class OtpSendStep(Step):
             return None, {}  # a disabled legacy account reads like an unknown one
         if identity is None:
             return None, {}
+        problem = profile_problem(identity.subject, identity.claims, connector.mapping)
+        if problem is not None:
+            log.error("connector %s: legacy user %s: %s: fix the record or the mapping",
+                      name, identity.subject, problem)
+            raise UserDataInvalid(problem)
         profile = map_claims(identity.claims, connector.mapping)
         recipient = self._choose(profile.get("email"), profile.get("phone"),
                                  f"legacy user {name}:{identity.subject}")

@@ -5,7 +5,9 @@ also marks their phone verified); ``migrate`` (a user found by ``otp_send``'s
 ``lookup_connector``: ``context["external_identity"]`` is set with the e-mail address or phone
 the code reached marked verified, route it to ``create_user``; unrouted it takes ``failure``'s
 route); ``failure`` (5 wrong codes: the code is dead, the user starts again); ``resend`` (the
-user asked for a new code: route it back to ``otp_send``, whose counters still hold).
+user asked for a new code: route it back to ``otp_send``, whose counters still hold). A right
+code makes this browser a known device of the identifier (its own code budget from then on,
+see :mod:`security.known_devices`).
 
 The hint on the page is worded after ``otp_send``'s ``channel`` setting only: it never shows a
 phone number, not even its last digits, because any digit shown would either tell a known
@@ -28,6 +30,7 @@ from authenticators.sms_delivery import e164
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm
 from models import User
+from security import known_devices
 from security.audit import record
 
 
@@ -149,6 +152,7 @@ class OtpVerifyStep(Step):
             run.context["legacy_amr"] = ["otp"]
             record("otp.verified", client_id=run.client_id,
                    connector=pending["identity"]["connector"])
+            known_devices.remember(run.context.get("identifier", ""))
             return Done("migrate")
         user = User.get_or_none(User.id == pending.get("user_id"))
         if user is None or user.status != "active":
@@ -158,5 +162,6 @@ class OtpVerifyStep(Step):
             User.update(phone_verified=True).where(User.id == user.id).execute()
             user.phone_verified = True
         run.set_user(user, "otp")
+        known_devices.remember(run.context.get("identifier", ""))
         record("signin.otp", user_id=user.id, client_id=run.client_id)
         return Done("success")
