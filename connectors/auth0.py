@@ -266,11 +266,8 @@ class Auth0Connector(RopcConnector, Auth0Passwordless):
         if response.status_code != 200:
             raise self.unavailable(f"/mfa/authenticators answered {response.status_code} "
                                    "(is the MFA grant enabled for Ferry's application?)")
-        try:
-            listed = response.json()
-        except (ValueError, RecursionError):
-            raise self.unavailable("/mfa/authenticators answered something that is not JSON") from None
-        if not isinstance(listed, list) or not all(isinstance(a, dict) for a in listed):
+        listed = self.http.json(response, expect=list)
+        if not all(isinstance(a, dict) for a in listed):
             raise self.unavailable("/mfa/authenticators answered JSON that is not a list of objects")
         return listed
 

@@ -24,7 +24,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.bulkhead import DEFAULT_CONCURRENT_CALLS
+from connectors.deadline import DEFAULT_DEADLINE
 from connectors.guard import CallGuard, valid_rate_limit
+from connectors.http_transport import ca_file_problem
 from plugins import Registry, register_subclass
 from settings.errors import ConfigError, pydantic_problems
 from users.mapping import DEFAULT_MAPPING, validate_mapping
@@ -120,6 +123,14 @@ class ConnectorSettings(BaseModel):
     )
     connect_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
     read_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
+    deadline: float = Field(DEFAULT_DEADLINE, gt=0, le=25, description="Seconds one call to "
+                            "this IDP may take in all (connect, TLS, every read), below 30.")
+    max_response_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+                                    description="Largest answer read from this IDP.")
+    max_concurrent_calls: int = Field(DEFAULT_CONCURRENT_CALLS, ge=1, le=256, description="Calls "
+                                      "to this IDP at once per process; beyond: unavailable.")
+    ca_file: str | None = Field(None, description="PEM CA certificate(s) or self-signed "
+                                "certificate to trust for TLS to this IDP.")
     breaker_failures: int = Field(
         5, ge=1, description="Consecutive unavailable answers that open the circuit breaker."
     )
@@ -168,8 +179,8 @@ class Connector:
         self.read_timeout = settings.read_timeout or config["LEGACY_READ_TIMEOUT"]
         self.guard = CallGuard(
             name, settings.breaker_failures, settings.breaker_reset, settings.rate_limit,
-            config.get("RATELIMIT_STORAGE_URI", "memory://"),
-        )
+            config.get("RATELIMIT_STORAGE_URI", "memory://"), settings.deadline,
+            settings.max_concurrent_calls)
 
     @classmethod
     def from_table(cls, name: str, table: dict[str, Any], config: Any) -> Connector:
@@ -181,6 +192,8 @@ class Connector:
         problems = [f"{where}.mapping.{p}" for p in validate_mapping(settings.mapping)]
         if settings.rate_limit and not valid_rate_limit(settings.rate_limit):
             problems.append(f"{where}.rate_limit: not a rate like \"20 per second\"")
+        if settings.ca_file and (problem := ca_file_problem(settings.ca_file)):
+            problems.append(f"{where}.ca_file: {problem}")
         if problems:
             raise ConfigError(problems)
         return cls(name, settings, config)

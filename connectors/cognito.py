@@ -88,7 +88,7 @@ from connectors.base import (
     UserNotFound,
 )
 from connectors.cognito_lookup import CognitoLookup, CognitoLookupSettings, filter_values
-from connectors.http import USER_AGENT
+from connectors.http import USER_AGENT, LegacyHttp
 from settings.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class CognitoConnector(PasswordConnector):
 
     def __init__(self, name: str, settings: CognitoSettings, config: Any) -> None:
         super().__init__(name, settings, config)
-        #: Every client's: the connector's timeouts, and one try (the breaker handles outages).
+        #: Every client's: one try (the breaker handles outages); sent through self.http.
         self.client_config = Config(
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
             retries={"total_max_attempts": 1, "mode": "standard"}, user_agent_extra=USER_AGENT,
@@ -176,6 +176,8 @@ class CognitoConnector(PasswordConnector):
                                                 endpoint_url=settings.endpoint_url, config=unsigned)
         except BotoCoreError as error:
             raise ConfigError(f"connectors.{name}: cannot build the Cognito client: {error}") from None
+        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout, settings)
+        self.client.meta.events.register_first("before-send", self.http.send_botocore)  # deadline
         # Looking users up needs the admin API and AWS credentials: say so per instance.
         self.supports_lookup = settings.lookup  # type: ignore[misc]
         self.lookup_api = CognitoLookup(self) if settings.lookup else None

@@ -145,6 +145,7 @@ class CognitoLookup:
                 config=connector.client_config, aws_access_key_id=settings.aws_access_key_id,
                 aws_secret_access_key=settings.aws_secret_access_key,
             )
+            self.client.meta.events.register_first("before-send", connector.http.send_botocore)
         except BotoCoreError as error:
             raise ConfigError(f"{where}: cannot build the Cognito admin client: "
                               f"{type(error).__name__}: {error}") from None

@@ -1,34 +1,48 @@
-"""What stands between a journey and a legacy IDP: a circuit breaker and a call rate limit.
+"""What stands between a journey and a legacy IDP: deadline, breaker, bulkhead and rate limit.
 
-The breaker counts consecutive *unavailable* answers (timeouts, 5xx, garbage). After
-``failures`` of them it opens: calls fail at once with LegacyUnavailable for ``reset``
-seconds, so users get "try again later" immediately instead of waiting on timeouts, and the
-legacy IDP gets room to recover. Then one trial call goes through: success closes the breaker,
-failure opens it again. A wrong password is an answer, not a failure. Breaker state lives in
-each server process (each server learns about an outage by itself within ``failures`` calls).
+Every guarded call (``check_password``, ``find``, ``begin``, ``request_code``...) goes through
+:meth:`CallGuard.call`, which in order:
 
-The rate limit (``"20 per second"``) keeps Ferry under a vendor's limits; calls beyond it fail
-at once as unavailable rather than queueing. Its counter lives in the rate-limit storage, so it
-is shared by every server when that is Redis.
+1. starts the call's total **deadline** (the connector's ``deadline``; see
+   :mod:`connectors.deadline`): connect, TLS and every read of every request the call makes end
+   by then, and past it the call is unavailable;
+2. asks the **circuit breaker** (:mod:`connectors.breaker`): while it is open the call fails at
+   once; half-open, exactly one call is the probe;
+3. takes a slot of the connector's **bulkhead** (:mod:`connectors.bulkhead`): beyond
+   ``max_concurrent_calls`` in this process the call fails fast, and its refusal is not
+   counted by the breaker;
+4. checks the **call rate limit** (``"20 per second"``), which keeps Ferry under a vendor's
+   limits; calls beyond it fail at once as unavailable rather than queueing, uncounted too. Its
+   counter lives in the rate-limit storage, shared by every server when that is Redis; a
+   storage that does not answer lets calls through (said once in the log).
+
+Then the answer goes back to the breaker: *unavailable* (an outage) counts towards opening it,
+anything else (an identity, a wrong password, an MFA challenge) is an answer and closes it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from limits import parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from connectors import deadline as deadlines
+from connectors.breaker import BreakerState, Policy, make_breaker
+from connectors.bulkhead import DEFAULT_CONCURRENT_CALLS, Bulkhead, BulkheadFull
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Seconds a half-open probe may take beyond its deadline before another call may probe.
+PROBE_SLACK = 1.0
 
 
 def valid_rate_limit(text: str) -> bool:
+    """Whether ``text`` reads as a rate (``"20 per second"``)."""
     try:
         parse(text)
     except ValueError:
@@ -36,70 +50,78 @@ def valid_rate_limit(text: str) -> bool:
     return True
 
 
+class _NotCalled(Exception):
+    """The call was refused before it reached the legacy IDP (no slot, rate limit)."""
+
+
 class CallGuard:
+    """The guard of one connector instance (its breaker, bulkhead and rate limit)."""
+
     def __init__(self, name: str, failures: int, reset: float, rate_limit: str | None,
-                 storage_uri: str) -> None:
+                 storage_uri: str, deadline: float = deadlines.DEFAULT_DEADLINE,
+                 max_concurrent_calls: int = DEFAULT_CONCURRENT_CALLS) -> None:
         self.name = name
-        self.failures_to_open = failures
-        self.reset = reset
-        self._lock = threading.Lock()
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._trial_running = False
+        self.deadline = deadline
+        self.breaker = make_breaker(name, Policy(failures, reset, deadline + PROBE_SLACK),
+                                    storage_uri)
+        self.bulkhead = Bulkhead(name, max_concurrent_calls)
         self._rate = parse(rate_limit) if rate_limit else None
-        self._limiter = (MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._limiter = (MovingWindowRateLimiter(storage_from_string(storage_uri,
+                                                                     wrap_exceptions=True))
                          if rate_limit else None)
+        self._rate_storage_down = False
 
     @property
-    def state(self) -> str:
-        with self._lock:
-            if self._opened_at is None:
-                return "closed"
-            return "half-open" if time.monotonic() - self._opened_at >= self.reset else "open"
+    def state(self) -> BreakerState:
+        """The breaker's state: ``closed``, ``open`` or ``half_open``."""
+        return self.breaker.state()
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` under the deadline, the breaker, the bulkhead and the rate limit."""
         from connectors.base import LegacyUnavailable
 
-        self._admit()
-        if self._limiter is not None and not self._limiter.hit(self._rate, "connector", self.name):
-            self._release_trial()
-            raise LegacyUnavailable(f"Ferry's own call limit for {self.name} ({self._rate}) reached")
+        with deadlines.within(self.deadline) as deadline:
+            admission = self.breaker.admit()
+            if admission is None:
+                raise LegacyUnavailable(self._refusal())
+            try:
+                with self.bulkhead.slot(deadline):
+                    self._within_rate_limit()
+                    result = function(*args)
+            except BulkheadFull as full:
+                self.breaker.release(admission)
+                log.warning("legacy IDP %s unavailable: %s", self.name, full.reason)
+                raise LegacyUnavailable(full.reason, outage=False) from None
+            except _NotCalled as refused:
+                self.breaker.release(admission)
+                raise LegacyUnavailable(str(refused), outage=False) from None
+            except LegacyUnavailable as error:
+                self.breaker.record(admission, failed=error.outage)
+                raise
+            except BaseException:
+                self.breaker.record(admission, failed=False)  # an answer (wrong password, MFA...)
+                raise
+            self.breaker.record(admission, failed=False)
+            return result
+
+    def _refusal(self) -> str:
+        if self.breaker.state() == "half_open":
+            return f"circuit breaker open for {self.name} (one trial call is under way)"
+        return f"circuit breaker open for {self.name}"
+
+    def _within_rate_limit(self) -> None:
+        if self._limiter is None:
+            return
         try:
-            result = function(*args)
-        except LegacyUnavailable as error:
-            self._record(failed=error.outage)
-            raise
-        except BaseException:
-            self._record(failed=False)  # an answer (wrong password, MFA...), not an outage
-            raise
-        self._record(failed=False)
-        return result
+            allowed = self._limiter.hit(self._rate, "connector", self.name)
+        except StorageError as error:
+            if not self._rate_storage_down:
+                self._rate_storage_down = True
+                log.warning("connector %s: the rate-limit storage does not answer (%s): calls "
+                            "go through without rate_limit until it does", self.name,
+                            type(error.storage_error).__name__)
+            return
+        self._rate_storage_down = False
+        if not allowed:
+            raise _NotCalled(f"Ferry's own call limit for {self.name} ({self._rate}) reached")
 
-    def _admit(self) -> None:
-        from connectors.base import LegacyUnavailable
-
-        with self._lock:
-            if self._opened_at is None:
-                return
-            if time.monotonic() - self._opened_at < self.reset or self._trial_running:
-                raise LegacyUnavailable(f"circuit breaker open for {self.name}")
-            self._trial_running = True  # half-open: exactly one trial call
-
-    def _release_trial(self) -> None:
-        with self._lock:
-            self._trial_running = False
-
-    def _record(self, failed: bool) -> None:
-        with self._lock:
-            self._trial_running = False
-            if not failed:
-                if self._opened_at is not None:
-                    log.warning("legacy IDP %s answers again: circuit breaker closed", self.name)
-                self._failures, self._opened_at = 0, None
-                return
-            self._failures += 1
-            if self._opened_at is not None or self._failures >= self.failures_to_open:
-                if self._opened_at is None:
-                    log.warning("legacy IDP %s failed %d times in a row: circuit breaker open "
-                                "for %.0f s", self.name, self._failures, self.reset)
-                self._opened_at = time.monotonic()

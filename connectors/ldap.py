@@ -89,6 +89,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from connectors import deadline as deadlines
 from connectors.base import (
     AccountBlocked,
     ConnectorSettings,
@@ -335,13 +336,15 @@ class LdapConnector(PasswordConnector):
     def _connection(self, user: str | None, password: str | None) -> Iterator[ldap3.Connection]:
         """An open (and, with ``user``, bound) connection to the first server that answers."""
         failures = []
+        # Timeouts cut to what the deadline leaves (ldap3 receives in whole seconds).
+        deadline = deadlines.current() or deadlines.Deadline(self.settings.deadline)
         for url in self.settings.url:
             server = ldap3.Server(url, get_info=ldap3.NONE, tls=self.tls,
-                                  connect_timeout=self.connect_timeout)
+                                  connect_timeout=deadline.bound(self.connect_timeout))
             conn = ldap3.Connection(
                 server, auto_referrals=False, raise_exceptions=False, read_only=True,
-                receive_timeout=self.receive_timeout, return_empty_attributes=False,
-                check_names=False)
+                receive_timeout=max(1, math.ceil(deadline.bound(self.read_timeout))),
+                return_empty_attributes=False, check_names=False)
             try:
                 conn.open()
                 if self.settings.start_tls:
@@ -369,7 +372,9 @@ class LdapConnector(PasswordConnector):
         try:
             yield
         except LDAPException as error:
-            raise self.unavailable(f"LDAP failure: {_describe(error)}") from None
+            deadline = deadlines.current()
+            late = f" within {deadline.describe()}" if deadline and deadline.expired() else ""
+            raise self.unavailable(f"LDAP failure{late}: {_describe(error)}") from None
 
 
 def _simple_bind(conn: ldap3.Connection, dn: str, password: str,

@@ -112,7 +112,7 @@ class OidcConnector(RedirectConnector):
 
     def __init__(self, name: str, settings: OidcSettings, config: Any) -> None:
         super().__init__(name, settings, config)
-        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout)
+        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout, settings)
         self.preset = preset_for(settings.preset)
         self.issuer = settings.issuer or self.preset.issuer(settings)
         self._lock = threading.Lock()

@@ -181,7 +181,7 @@ class OktaConnector(PasswordConnector):
 
     def __init__(self, name: str, settings: OktaSettings, config: Any) -> None:
         super().__init__(name, settings, config)
-        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout)
+        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout, settings)
         # Looking users up needs the API token; say so per instance.
         self.supports_lookup = settings.api_token is not None  # type: ignore[misc]
         self._ropc = self._build_ropc(config) if settings.mode == "ropc" else None
@@ -195,6 +195,8 @@ class OktaConnector(PasswordConnector):
             client_auth="basic" if self.settings.client_secret else "none",
             scope=self.settings.scope,
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+            deadline=self.settings.deadline, ca_file=self.settings.ca_file,
+            max_response_bytes=self.settings.max_response_bytes,
         )
         return _OktaRopc(self.name, ropc, config)
 

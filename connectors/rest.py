@@ -88,7 +88,7 @@ from connectors.base import (
     PasswordConnector,
     UserNotFound,
 )
-from connectors.http import LegacyHttp
+from connectors.http import LegacyHttp, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class RestConnector(PasswordConnector):
 
     def __init__(self, name: str, settings: RestSettings, config: Any) -> None:
         super().__init__(name, settings, config)
-        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout)
+        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout, settings)
         self.http.session.headers.update({"Accept": "application/json", **settings.headers})
         if settings.bearer_token:
             self.http.session.headers["Authorization"] = f"Bearer {settings.bearer_token}"
@@ -209,8 +209,8 @@ class RestConnector(PasswordConnector):
     def _error_code(response: requests.Response) -> str | None:
         """The ``error`` of a JSON error body, or None for anything else (HTML, empty...)."""
         try:
-            body = response.json()
-        except (ValueError, RecursionError):
+            body = parse_json(response.content)
+        except ValueError:
             return None
         error = body.get("error") if isinstance(body, dict) else None
         return error if isinstance(error, str) else None

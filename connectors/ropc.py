@@ -73,7 +73,7 @@ class RopcConnector(PasswordConnector):
 
     def __init__(self, name: str, settings: RopcSettings, config: Any) -> None:
         super().__init__(name, settings, config)
-        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout)
+        self.http = LegacyHttp(name, self.connect_timeout, self.read_timeout, settings)
         self._jwks: KeySet | None = None
 
     # -- the grant ------------------------------------------------------------------------
@@ -122,7 +122,8 @@ class RopcConnector(PasswordConnector):
         body = self.http.json(response)
         if response.status_code == 200:
             if not isinstance(body.get("access_token"), str):
-                raise self.unavailable("token answer without an access_token")
+                said = f" but an error body ({str(body['error'])[:100]!r})" if "error" in body else ""
+                raise self.unavailable(f"token answer without an access_token{said}")
             return body
         self.raise_for_error(response.status_code, body)
         raise self.unavailable(f"token endpoint answered {response.status_code}")

@@ -252,7 +252,7 @@ class IdpSource:
         self._lock = threading.Lock()
         self._described: IdpDescription | None = None
         self._fetched_at = float("-inf")  # never: monotonic() may be small after a boot
-        self.http = LegacyHttp(name, connect_timeout, read_timeout)
+        self.http = LegacyHttp(name, connect_timeout, read_timeout, settings)
         if not settings.idp_metadata_url:
             # Inline XML or explicit settings: checked at start-up, never fetched.
             self._described = describe_idp(settings, settings.idp_metadata_xml)
@@ -279,7 +279,7 @@ class IdpSource:
     def _fetch(self) -> None:
         url = self.settings.idp_metadata_url
         try:
-            response = self.http.request("GET", url, stream=True,
+            response = self.http.request("GET", url, max_bytes=MAX_METADATA_BYTES,
                                          headers={"Accept": "application/samlmetadata+xml"})
             with response:
                 if response.status_code != 200:

@@ -48,7 +48,7 @@ def test_half_open_trial_closes_or_reopens():
     with pytest.raises(LegacyUnavailable):
         guard.call(failing)
     time.sleep(0.06)
-    assert guard.state == "half-open"
+    assert guard.state == "half_open"
     with pytest.raises(LegacyUnavailable, match="down"):
         guard.call(failing)  # the trial call reached the IDP and failed
     assert guard.state == "open"
