@@ -41,7 +41,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from authenticators.base import Authenticator
+from authenticators.base import Authenticator, ceremony_json
 from authenticators.passkey import (
     PasskeyRefused,
     check_counter,
@@ -151,7 +151,7 @@ class PinAuthenticator(Authenticator):
         challenge = take_ceremony(context, "pin_registration")
         try:
             verified = verify_registration_response(
-                credential=answer, expected_challenge=challenge, expected_rp_id=self.rp_id,
+                credential=ceremony_json(answer), expected_challenge=challenge, expected_rp_id=self.rp_id,
                 expected_origin=self.origins, require_user_verification=False,
             )
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
@@ -204,7 +204,7 @@ class PinAuthenticator(Authenticator):
         if spend is not None:
             spend()
         try:
-            parsed = parse_authentication_credential_json(answer)
+            parsed = parse_authentication_credential_json(ceremony_json(answer))
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
             raise PasskeyRefused("malformed") from error
         credential = PinCredential.get_or_none(

@@ -54,6 +54,17 @@ def validate_request():
     return server().get_consent_grant(end_user=None)
 
 
+def unreadable_parameter(params) -> str | None:
+    """The first parameter whose value holds control characters (NUL, newlines...), or None.
+
+    No authorization parameter may carry them, and authlib refuses to put them in an error.
+    """
+    for name, value in params.items(multi=True):
+        if not name.isprintable() or not value.isprintable():
+            return name if name.isprintable() else "?"
+    return None
+
+
 def kept_parameters() -> dict[str, str]:
     """The parameters of this ``/authorize`` request that the code needs later."""
     return {name: request.args[name] for name in KEPT_PARAMETERS if name in request.args}

@@ -15,10 +15,12 @@ from datetime import timedelta
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import TokenMixin
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request, TokenMixin
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import current_app
+from flask import request as flask_request
 
 from models import Token, utcnow
 from provider import clients, refresh
@@ -68,7 +70,24 @@ class FerryBearerValidator(BearerTokenValidator):
         return AccessToken(row) if row else None
 
 
+class PublicRequest(FlaskOAuth2Request):
+    """authlib's view of a request, at the URL the world uses (the issuer's), not the one a
+    TLS-terminating proxy forwarded: authlib refuses plain-http URLs, and a proxy's hop is not
+    the app's business (``trusted_proxies`` or not)."""
+
+    def __init__(self, request) -> None:
+        OAuth2Request.__init__(self, method=request.method, headers=request.headers,
+                               uri=current_app.config["ISSUER"] + request.full_path)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
 class FerryServer(AuthorizationServer):
+    def create_oauth2_request(self, request) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return PublicRequest(flask_request)
+
     def create_bearer_token_generator(self, config):
         default_ttl = config["ACCESS_TOKEN_TTL"]
 

@@ -27,14 +27,18 @@ class DecisionForm(FlaskForm):
 @csrf.exempt  # an app's authorization request (OIDC Core 3.1.2.1 allows POST); it changes nothing
 def authorize():
     params = request.values
-    if not all(params.get(name, "").isprintable() for name in ("client_id", "redirect_uri")):
-        # Not an app's URL: never redirected to, and never echoed (authlib would refuse to).
-        return render_template("errors/authorize.html", error=InvalidRequestError(
-            "The client_id or redirect_uri holds control characters.")), 400
+    unreadable = authorization.unreadable_parameter(params)
+    if unreadable:
+        return _refuse_unreadable(params, unreadable)
     try:
         grant = authorization.validate_request()
     except OAuth2Error as error:
         return _refuse(error)
+    except ValueError:
+        # authlib would quote a value in its error text that the error syntax forbids (a quote or
+        # a backslash in response_type, say): the request is wrong, the app gets a page.
+        return render_template("errors/authorize.html", error=InvalidRequestError(
+            "A parameter holds characters it may not have.")), 400
     parameters = {k: params[k] for k in authorization.KEPT_PARAMETERS if k in params}
     client = grant.request.client
     redirect_uri, state = parameters["redirect_uri"], parameters.get("state")
@@ -67,6 +71,20 @@ def _answer(decision: authorization.Decision, client, parameters: dict[str, str]
                                sign_in_url=url_for("oidc.authorize") + "?" + urlencode(without)), 400
     session["run"] = engine().start(decision.journey, client_id=client.client_id, context=decision.context)
     return redirect(url_for("journey.page"))
+
+
+def _refuse_unreadable(params, name: str):
+    """A parameter with control characters: back to a verified app, else a page (never echoed)."""
+    safe = name.isascii() and name.isprintable() and not set(name) & {'"', "\\"}
+    error = InvalidRequestError(f"The '{name}' parameter holds control characters." if safe
+                                else "A parameter holds control characters.")
+    client = authorization.server().query_client(params.get("client_id"))
+    redirect_uri = params.get("redirect_uri", "")
+    verified = client is not None and client.check_redirect_uri(redirect_uri)
+    if name not in ("client_id", "redirect_uri") and verified:
+        state = params.get("state") if params.get("state", "").isprintable() else None
+        return redirect(authorization.error_url(redirect_uri, error.error, error.description, state))
+    return render_template("errors/authorize.html", error=error), 400
 
 
 def _refuse(error: OAuth2Error):

@@ -47,16 +47,21 @@ def _client_error(description: str):
 
 
 def _unreadable_basic_header() -> bool:
-    """A Basic header that is not base64 of UTF-8 (authlib would fail on it)."""
-    header = request.headers.get("Authorization", "")
-    kind, _, value = header.partition(" ")
-    if kind.lower() != "basic":
+    """An Authorization header authlib would fail on: not ``<scheme> <value>``, or Basic
+    credentials that are not base64 of UTF-8 text."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return False
+    parts = header.split(None, 1)
+    if " " in header and len(parts) < 2:
+        return True  # a scheme without credentials, or nothing but blanks
+    if not parts or parts[0].lower() != "basic":
         return False
     try:
-        base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(parts[1].strip() if len(parts) > 1 else "", validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return True
-    return False
+    return not decoded
 
 
 def _no_store(response):
