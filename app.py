@@ -20,7 +20,7 @@ import journeys
 import provider
 import security
 import settings
-from models import database
+from models import database, migrations
 from users import locale, sessions
 
 
@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     database.init_app(app)
+    if migrations.loaded_for_db_command():
+        return app  # `flask db ...`: the schema may be behind, so nothing else may read it yet
     security.init_app(app)
     Babel(app, locale_selector=locale.select)
     app.jinja_env.globals["get_locale"] = get_locale

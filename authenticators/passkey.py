@@ -18,7 +18,9 @@ grow (when either side counts) suggests a cloned authenticator; it is refused an
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,14 +45,40 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from authenticators.base import Authenticator
+from authenticators.base import Authenticator, ceremony_json
 from models import PasskeyCredential, User, utcnow
 from security.audit import record
+from settings.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: Where a run's context keeps the ceremony in progress.
 CONTEXT_KEY = "webauthn"
 #: Seconds a ceremony may take, from the options sent to the answer posted.
 CEREMONY_TTL = 300
+
+
+def check_rp_id(rp_id: str, issuer: str) -> None:
+    """Refuse an IP address as the relying party ID: browsers accept only a domain there.
+
+    The RP ID defaults to the issuer's host, so an issuer such as ``https://10.0.0.5`` would
+    start, and then every passkey and PIN ceremony would fail in the browser with nothing
+    better than "try again". A loopback address (``http://127.0.0.1:PORT``: benchmarks, scripts
+    that never open a browser) starts, with a warning: refusing it would stop nothing harmful.
+    """
+    try:
+        address = ipaddress.ip_address(rp_id.strip("[]"))
+    except ValueError:
+        return  # a domain (or localhost): what WebAuthn wants
+    advice = ("browsers refuse passkeys and PINs on an IP address, so every ceremony would fail; "
+              "serve Ferry under a domain name (issuer = \"https://login.example.com\") or set "
+              "webauthn_rp_id (FERRY_WEBAUTHN_RP_ID) to the domain it is reached at")
+    if address.is_loopback:
+        log.warning("webauthn_rp_id is %s (issuer %s), an IP address: %s; on this machine "
+                    "open Ferry at http://localhost:PORT with issuer = \"http://localhost:PORT\"",
+                    rp_id, issuer, advice)
+        return
+    raise ConfigError(f"ferry.webauthn_rp_id: {rp_id!r} (issuer {issuer}) is an IP address: {advice}")
 
 
 class PasskeyRefused(Exception):
@@ -81,6 +109,7 @@ class PasskeyAuthenticator(Authenticator):
 
     @classmethod
     def from_config(cls, config: Any) -> PasskeyAuthenticator:
+        check_rp_id(config["WEBAUTHN_RP_ID"], config["ISSUER"])  # the PIN shares this RP ID
         return cls(
             rp_id=config["WEBAUTHN_RP_ID"], rp_name=config["WEBAUTHN_RP_ID"],
             origins=list(config["WEBAUTHN_ORIGINS"]),
@@ -109,7 +138,7 @@ class PasskeyAuthenticator(Authenticator):
         challenge = take_ceremony(context, "registration")
         try:
             verified = verify_registration_response(
-                credential=answer, expected_challenge=challenge, expected_rp_id=self.rp_id,
+                credential=ceremony_json(answer), expected_challenge=challenge, expected_rp_id=self.rp_id,
                 expected_origin=self.origins,
                 require_user_verification=self.requires_user_verification,
             )
@@ -144,7 +173,7 @@ class PasskeyAuthenticator(Authenticator):
         if spend is not None:
             spend()
         try:
-            parsed = parse_authentication_credential_json(answer)
+            parsed = parse_authentication_credential_json(ceremony_json(answer))
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
             raise PasskeyRefused("malformed") from error
         credential = (

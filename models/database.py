@@ -6,12 +6,18 @@ Both databases get a connection pool of the process: a request borrows a connect
 it back at teardown (rolled back if a transaction was left open), so SQLite does not pay for
 opening the file, setting four PRAGMAs and, as the last connection closes, checkpointing the
 WAL on every request. A pool holds connections only, never state: servers share nothing new.
+
+When PostgreSQL restarts, the connections in the pool die with it. The pool tries each one
+(``SELECT 1``) before lending it and opens a new one instead of a dead one, so only the requests
+caught in the restart fail (``blueprints.errors`` shows them the "try again" page) and Ferry
+needs no restart. Connecting gives up after :data:`CONNECT_TIMEOUT` seconds.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -28,6 +34,35 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 15000,
     "synchronous": "normal",
 }
+
+
+#: Seconds to wait for PostgreSQL to accept a connection (``?connect_timeout=`` overrides it).
+CONNECT_TIMEOUT = 5
+
+#: Seconds a new SQLite connection keeps trying to set its PRAGMAs while the file is locked.
+PRAGMA_PATIENCE = 15.0
+
+
+class _SqliteDatabase(PooledSqliteDatabase):
+    """The pooled SQLite database, patient while a fresh file is switched to WAL.
+
+    Turning a file to WAL needs it alone for a moment, and SQLite answers "database is locked"
+    at once (without waiting out the busy timeout) to a connection that tries while another is
+    doing so or recovering the WAL: with several servers starting on a new file, one of them
+    lost a worker that way. WAL is a property of the file, so the first one to succeed has done
+    it for all; the others retry briefly. The PRAGMAs are idempotent.
+    """
+
+    def _set_pragmas(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + PRAGMA_PATIENCE
+        while True:
+            try:
+                super()._set_pragmas(conn)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
 
 #: Connections a forked child inherited: kept referenced so that nothing in the child uses them
@@ -61,11 +96,14 @@ def open_database(url: str) -> peewee.Database:
         # No cap (as before the pool): idle connections never outnumber the peak of concurrent
         # requests. A connection moves between threads only while checked in, one user at a
         # time, hence check_same_thread=False (werkzeug's dev server runs a thread per request).
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
-                                    max_connections=None, check_same_thread=False)
+        return _SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                               max_connections=None, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         max_connections = int(options.pop("max_connections", 20))
+        # A server that is down answers at once; one whose machine is gone would hold the
+        # request for the kernel's TCP timeout (minutes) without this.
+        options.setdefault("connect_timeout", str(CONNECT_TIMEOUT))
         return PooledPostgresqlDatabase(
             parsed.path.lstrip("/"),
             user=parsed.username,
@@ -117,9 +155,10 @@ def init_app(app: Flask) -> None:
         if not db.is_closed():
             db.close()  # back to the pool, rolled back first if a transaction was left open
 
-    with db.connection_context():
-        if app.config["MIGRATE_ON_START"]:
-            migrations.upgrade(db)
-        else:
-            migrations.require_current(db)
+    if not migrations.loaded_for_db_command():  # `flask db ...` does it itself, and says so
+        with db.connection_context():
+            if app.config["MIGRATE_ON_START"]:
+                migrations.upgrade(db)
+            else:
+                migrations.require_current(db)
     migrations.init_app(app)

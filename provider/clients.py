@@ -13,6 +13,7 @@ import hmac
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
+from peewee import PostgresqlDatabase
 from pydantic import ValidationError
 
 from models import OAuthClient, db, utcnow
@@ -22,6 +23,9 @@ from settings.errors import ConfigError, pydantic_problems
 
 __all__ = ["AppSettings", "Client", "STANDARD_SCOPES", "check_redirect_uri", "find", "sync_config_apps",
            "validate_apps"]
+
+#: PostgreSQL advisory lock that queues servers writing the configured apps at start-up.
+_SYNC_LOCK_ID = 0x41707073  # "Apps"
 
 #: Longest client_id looked up; longer ones (and any with control characters) are unknown.
 MAX_CLIENT_ID = 100
@@ -160,8 +164,16 @@ def row_values(client_id: str, app_settings: AppSettings, default_journey: str,
 
 
 def sync_config_apps(apps: dict[str, AppSettings], default_journey: str, secret_key: str) -> None:
-    """Make the ``oauth_client`` rows that came from the file match the file."""
+    """Make the ``oauth_client`` rows that came from the file match the file.
+
+    Every server does this as it starts, often several at once: one at a time, or two that
+    both find no row would both insert it and one would die of a duplicate key (and gunicorn
+    then stops the whole server). SQLite's write transactions begin IMMEDIATE, which queues
+    them; PostgreSQL queues them on an advisory lock held until the transaction ends.
+    """
     with db.atomic():
+        if isinstance(db.obj, PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SYNC_LOCK_ID,))
         for client_id, app_settings in apps.items():
             values = row_values(client_id, app_settings, default_journey, secret_key)
             updated = OAuthClient.update(**values).where(OAuthClient.client_id == client_id).execute()

@@ -13,6 +13,7 @@ operator fixes a file in one go instead of one restart per typo.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import tempfile
@@ -122,4 +123,33 @@ def _flask_settings(app: Flask, server: ServerSettings) -> None:
         PREFERRED_URL_SCHEME="https" if secure else "http",
         RATELIMIT_STORAGE_URI=server.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
+        **_limiter_fallback(server.ratelimit_storage_uri),
     )
+
+
+#: Seconds flask-limiter waits for Redis (connecting, then answering) before counting it down.
+REDIS_CONNECT_TIMEOUT, REDIS_TIMEOUT = 1.0, 2.0
+_REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "valkey", "valkeys", "valkey+unix")
+
+
+def _limiter_fallback(storage_uri: str) -> dict[str, Any]:
+    """Per-IP request limits that outlive Redis.
+
+    When Redis stops answering, flask-limiter counts in this process's memory instead (each
+    worker on its own, so a client gets up to workers x servers times its limit), logs
+    "Rate limit storage unreachable - falling back to in-memory storage" once per process, checks
+    Redis again now and then with a growing pause, and goes back to it (logging "Rate limit
+    storage recovered" at INFO) once it answers. Without the timeouts a Redis whose machine is
+    gone would hold every request for the kernel's TCP timeout instead of failing over.
+    """
+    # flask-limiter gives its logger a NullHandler, which stops Python's last-resort handler:
+    # without this its warnings would vanish where Ferry's own reach stderr.
+    limiter_log = logging.getLogger("flask-limiter")
+    for handler in list(limiter_log.handlers):
+        if isinstance(handler, logging.NullHandler):
+            limiter_log.removeHandler(handler)
+    settings: dict[str, Any] = {"RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True}
+    if storage_uri.partition("://")[0] in _REDIS_SCHEMES:
+        settings["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                                                 "socket_timeout": REDIS_TIMEOUT}
+    return settings

@@ -5,13 +5,17 @@ single transaction that first takes a lock (PostgreSQL advisory lock, SQLite ``B
 IMMEDIATE``), so several servers starting at once apply a migration exactly once.
 
 Operators run ``flask --app app db upgrade`` and ``flask --app app db status``; with
-``migrate_on_start`` (the default) every server upgrades itself on start-up.
+``migrate_on_start`` (the default) every server upgrades itself on start-up. The ``db`` commands
+are the exception: the app they load neither migrates nor insists on a current schema (see
+:func:`loaded_for_db_command`), so ``db status`` shows what is pending and ``db upgrade`` says
+what it applied.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
 
 import click
@@ -91,6 +95,27 @@ def require_current(db: peewee.Database | peewee.DatabaseProxy) -> None:
         )
 
 
+def loaded_for_db_command() -> bool:
+    """Whether the ``flask`` command line is loading the app to run one of the ``db`` commands.
+
+    The CLI builds the app (``create_app``) before it looks up the command, so the command name
+    comes from the arguments the ``flask`` group was started with: parsed with that group's
+    own options, as click would (``--app app``, ``-A app``, ``--app=app``, ``--debug``). Under
+    gunicorn, or any other caller, there is no ``flask`` group and the answer is no.
+    """
+    from flask.cli import FlaskGroup
+
+    context = click.get_current_context(silent=True)
+    if context is None or not isinstance(context.find_root().command, FlaskGroup):
+        return False
+    root = context.find_root()
+    try:
+        _options, arguments, _order = root.command.make_parser(root).parse_args(list(sys.argv[1:]))
+    except click.ClickException:
+        return False  # not our command line (the group was invoked from code)
+    return bool(arguments) and arguments[0] == "db"
+
+
 def init_app(app: Flask) -> None:
     from models.base import db
 
@@ -101,14 +126,14 @@ def init_app(app: Flask) -> None:
         """Apply every pending migration."""
         with db.connection_context():
             versions = upgrade(db)
-        click.echo(f"applied {versions}" if versions else "schema is up to date")
+        click.echo(f"applied: {_listed(versions)}" if versions else "schema is up to date")
 
     @group.command("status")
     def status_command() -> None:
         """Show applied and pending migrations."""
         with db.connection_context():
             done, missing = sorted(applied(db.obj)), pending(db)
-        click.echo(f"applied: {done or 'none'}\npending: {missing or 'none'}")
+        click.echo(f"applied: {_listed(done)}\npending: {_listed(missing)}")
 
     @group.command("purge")
     def purge_command() -> None:
@@ -116,7 +141,15 @@ def init_app(app: Flask) -> None:
         from models.retention import purge
 
         with db.connection_context():
+            try:
+                require_current(db)  # loaded for a db command, the app did not check
+            except ConfigError as error:
+                raise click.ClickException(str(error)) from None
             counts = purge()
         click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
     app.cli.add_command(group)
+
+
+def _listed(versions: list[int]) -> str:
+    return ", ".join(str(version) for version in versions) or "none"
