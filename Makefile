@@ -42,6 +42,12 @@ bench: setup
 # pip-audit reads PyPI's per-release JSON; on an index without it pip-audit skips every package
 # and still passes: CI against pypi.org should run `make lint PIP_AUDIT_FLAGS=--strict`.
 PIP_AUDIT_FLAGS ?=
+# The fuzz tests with thousands of random examples each (make test runs a short fixed pass):
+# FUZZ_EXAMPLES per test, on SQLite and PostgreSQL; about 10,000 requests by default.
+FUZZ_EXAMPLES ?= 160
+fuzz: setup debian
+	FERRY_FUZZ_RANDOM=1 FERRY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/fuzz
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -c pyproject.toml -q -r .
