@@ -3,7 +3,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test bench soak lint setup debian clean
+.PHONY: run test bench soak fuzz lint setup debian clean
 
 setup: $(STAMP)
 
