@@ -29,7 +29,7 @@ import authenticators
 from journeys.results import Done
 from journeys.steps.messages import throttled_notice
 from security.audit import record
-from security.throttle import throttle
+from security.throttle import Admission, throttle
 
 #: Failures of every password step count against one budget per identifier.
 THROTTLE_SCOPE = "password"
@@ -42,15 +42,20 @@ class Attempt:
 
     identifier: str
     password: str
-    admitted: bool
+    admission: Admission | None  # None: the throttle refused it
     checked: bool = False  # a hash check (real or decoy) was spent on it
     returned: bool = False  # given back: no longer counted
+
+    @property
+    def admitted(self) -> bool:
+        """Whether the throttle let it through to a password check (and counted it)."""
+        return self.admission is not None
 
     def give_back(self) -> None:
         """Uncount this attempt: it was no guess (the password was right, or nobody could
         check it). Once; only for admitted attempts."""
-        if self.admitted and not self.returned:
-            throttle().give_back(THROTTLE_SCOPE, self.identifier)
+        if self.admission is not None and not self.returned:
+            throttle().give_back(THROTTLE_SCOPE, self.identifier, self.admission)
             self.returned = True
 
     def spend_decoy(self) -> None:
@@ -67,21 +72,24 @@ class Attempt:
                                                                          self.identifier)))
 
 
-def password_attempt(run, missing_outcome: str) -> Attempt | Done:
+def password_attempt(run, missing_outcome: str, identifier: str | None = None,
+                     password: str | None = None) -> Attempt | Done:
     """The attempt of this request (admitted or not), or the ``Done`` to return instead.
 
     The first call in a request admits the password at the throttle; later steps of the same
-    request get the same :class:`Attempt`.
+    request get the same :class:`Attempt`. The identifier and the password are the run's
+    (``identifier`` in the context, ``password`` posted this request) unless given, as
+    ``link_account`` does with the address it asks the password of.
     """
+    identifier = identifier or run.context.get("identifier")
     attempt = run.transient.get(_TRANSIENT)
-    if attempt is not None:
+    if attempt is not None and attempt.identifier == identifier:
         return attempt
-    identifier = run.context.get("identifier")
-    password = run.transient.get("password")
+    password = password if password is not None else run.transient.get("password")
     if not identifier or password is None:
         # The password lives for one request only; a reload lands here.
         return Done(missing_outcome, _("Please enter your details again."))
-    attempt = Attempt(identifier, password, throttle().admit(THROTTLE_SCOPE, identifier))
+    attempt = Attempt(identifier, password, throttle().admission(THROTTLE_SCOPE, identifier))
     run.transient[_TRANSIENT] = attempt
     if has_request_context():
         @after_this_request
@@ -89,8 +97,3 @@ def password_attempt(run, missing_outcome: str) -> Attempt | Done:
             attempt.spend_decoy()
             return response
     return attempt
-
-
-def count_failure(identifier: str) -> None:
-    """Count a failed password check that was not admitted first (``link_account``)."""
-    throttle().failed(THROTTLE_SCOPE, identifier)

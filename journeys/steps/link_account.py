@@ -4,6 +4,11 @@ Follows ``create_user``'s ``conflict``. The user types the existing account's pa
 then is the new legacy identity linked to it, so nobody takes over an account just by owning an
 address at another IdP. Outcomes: ``linked``, ``failure`` (no local password to prove it with,
 too many tries, or the user gave up), ``throttled``.
+
+A wrong password counts against the address's ``failed_signins_per_identifier`` budget, the one
+every password step spends: the attempt is admitted (counted and checked against the budget in
+one step, see :mod:`journeys.steps._attempt`) before the password is checked, and given back
+when it was right.
 """
 
 from __future__ import annotations
@@ -16,12 +21,10 @@ from wtforms.validators import DataRequired, Length
 import authenticators
 from connectors import ExternalIdentity
 from journeys.results import Done, Result
-from journeys.steps._attempt import THROTTLE_SCOPE, count_failure
+from journeys.steps._attempt import password_attempt
 from journeys.steps.base import Step, StepForm
-from journeys.steps.messages import throttled_notice
 from models import db
 from security.audit import record
-from security.throttle import throttle
 from users.directory import find_by_identifier
 from users.provisioning import link_identity
 
@@ -49,16 +52,19 @@ class LinkAccountStep(Step):
         form = LinkForm(formdata=form_data)
         if not email or not form.validate():
             return self.enter(run) if not email else self.render(run, form, email=email)
-        wait = throttle().retry_after(THROTTLE_SCOPE, email)
-        if wait:
-            return Done("throttled", throttled_notice(wait))
+        attempt = password_attempt(run, "failure", identifier=email, password=form.password.data)
+        if isinstance(attempt, Done):
+            return attempt
+        if not attempt.admitted:
+            return attempt.throttled(run)
         user = find_by_identifier("email", email)
         password_authenticator = authenticators.get("password")
+        attempt.checked = True
         if user is None or not password_authenticator.verify(
-                password_authenticator.credential(user), form.password.data):
-            count_failure(email)
-            form.password.errors = [_("That password is not right.")]
+                password_authenticator.credential(user), attempt.password):
+            form.password.errors = [_("That password is not right.")]  # stays counted
             return self.render(run, form, email=email)
+        attempt.give_back()
         identity = ExternalIdentity.from_context(run.context["external_identity"])
         with db.atomic():
             link_identity(user, identity)
