@@ -5,7 +5,15 @@ STAMP    := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sh
 
 .PHONY: run test bench soak fuzz lint setup debian clean
 
-setup: $(STAMP)
+# The compiled catalogues (.mo, not in git), built from translations/<lang>/LC_MESSAGES/*.po.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+setup: $(STAMP) $(CATALOGUES)
+
+# A rule of its own rather than a line of the $(STAMP) recipe: the stamp changes only with the
+# dependencies, and a .po edited (or a checkout whose venv is already installed) must compile too.
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(PY) -m babel.messages.frontend compile -l $* -i $< -o $@
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +34,19 @@ debian:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# For developers after changing a user-facing text: extract every message babel.cfg names into
+# translations/messages.pot and merge it into each language's catalogue; then translate what is
+# new or marked fuzzy (tests/test_translations.py fails until then). The directories skipped are
+# the ones tests/test_translations.py skips.
+BABEL_IGNORE_DIRS := .* _* tests bench demo docs instance
+.PHONY: translations
+translations: setup
+	$(PY) -m babel.messages.frontend extract -F babel.cfg --ignore-dirs="$(BABEL_IGNORE_DIRS)" \
+	  --add-comments=Translators: --sort-by-file --width=100 --project=Ferry \
+	  --copyright-holder="Ferry's authors" -o translations/messages.pot .
+	$(PY) -m babel.messages.frontend update -i translations/messages.pot -d translations \
+	  --width=100 --ignore-obsolete
 
 run: setup
 	$(PY) -m demo.run

@@ -18,6 +18,8 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
+from flask_babel import get_locale, gettext, ngettext
+
 log = logging.getLogger(__name__)
 
 
@@ -83,8 +85,14 @@ class SendTiming:
 
 
 def message_text(code: str, minutes: int) -> str:
-    return (f"Your sign-in code is {code}\n\nIt works once, for {minutes} minutes. If you did "
-            "not ask for it, ignore this message: nobody can sign in without the code.\n")
+    """The e-mail's text, in the language of the request that asked for the code."""
+    return "\n\n".join([
+        gettext("Your sign-in code is %(code)s", code=code),
+        ngettext("It works once, for %(num)d minute. If you did not ask for it, ignore this "
+                 "message: nobody can sign in without the code.",
+                 "It works once, for %(num)d minutes. If you did not ask for it, ignore this "
+                 "message: nobody can sign in without the code.", minutes),
+    ]) + "\n"
 
 
 class LogSender(CodeSender):
@@ -105,8 +113,10 @@ class SmtpSender(CodeSender):
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = address
-        message["Subject"] = "Your sign-in code"
+        message["Subject"] = gettext("Your sign-in code")
         message.set_content(message_text(code, minutes))
+        if get_locale() is not None:  # after set_content, which replaces the Content-* headers
+            message["Content-Language"] = str(get_locale()).replace("_", "-")
         try:
             with self._connect() as smtp:
                 if self.username:

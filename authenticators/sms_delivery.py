@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from flask_babel import ngettext
 
 from authenticators.otp_delivery import CodeSender, DeliveryFailed
 
@@ -66,8 +67,13 @@ def e164(value: Any) -> str | None:
 
 
 def sms_text(code: str, minutes: int, host: str) -> str:
-    return (f"Your sign-in code for {host} is {code}. It works once, for {minutes} minutes. "
-            f"Never share it.\n\n@{host} #{code}")
+    """The text, in the language of the request that asked for the code; the WebOTP line that
+    ends it is a format, never translated."""
+    words = ngettext("Your sign-in code for %(host)s is %(code)s. It works once, for %(num)d "
+                     "minute. Never share it.",
+                     "Your sign-in code for %(host)s is %(code)s. It works once, for %(num)d "
+                     "minutes. Never share it.", minutes, host=host, code=code)
+    return f"{words}\n\n@{host} #{code}"
 
 
 class SmsSender(CodeSender):

@@ -123,6 +123,9 @@ def _flask_settings(app: Flask, server: ServerSettings) -> None:
         PREFERRED_URL_SCHEME="https" if secure else "http",
         RATELIMIT_STORAGE_URI=server.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
+        # Absolute, so the catalogues are found whatever the working directory (compiled by
+        # `make setup`; see babel.cfg). A test config may name its own folder.
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
         **_limiter_fallback(server.ratelimit_storage_uri),
     )
 

@@ -1,15 +1,18 @@
 """Which language a page speaks: the app's ``ui_locales``, then the user's locale, then the
 browser's ``Accept-Language``, then the default (Flask-Babel's locale selector).
 
-Only languages Ferry has translations for are chosen; the pages issue brings the translations,
-this brings the order (OpenID Connect Core 3.1.2.1: ``ui_locales`` is a preference list).
+Only languages Ferry has compiled translations for are chosen (``translations/``; English, the
+language of the source texts, is always there as Flask-Babel's default locale), in this order
+(OpenID Connect Core 3.1.2.1: ``ui_locales`` is a preference list). The default is
+Flask-Babel's ``BABEL_DEFAULT_LOCALE`` (``en``); an app entry that one day names its own
+``default_locale`` plugs in at :func:`default`.
 """
 
 from __future__ import annotations
 
 import re
 
-from flask import g, request, session
+from flask import g, has_request_context, request, session
 from flask_babel import get_babel
 
 SESSION_KEY = "ui_locales"
@@ -38,8 +41,15 @@ def _available() -> dict[str, str]:
     return known
 
 
+def default() -> str:
+    """The language when nothing asks for one that Ferry has: Flask-Babel's default locale."""
+    return get_babel().default_locale
+
+
 def select() -> str | None:
     """The locale of this request (see the module docstring)."""
+    if not has_request_context():
+        return default()  # an app context alone (a CLI command, a test): nobody to ask
     available = _available()
     wanted = parse(getattr(g, "ui_locales", None) or session.get(SESSION_KEY))
     current = getattr(g, "ferry_session", None)
@@ -50,4 +60,4 @@ def select() -> str | None:
         for candidate in (tag.lower().replace("_", "-"), tag.split("-")[0].lower()):
             if candidate in available:
                 return available[candidate]
-    return None  # Flask-Babel's default locale
+    return default()

@@ -45,7 +45,7 @@ from connectors.hashes import UserDataInvalid
 from journeys.results import Done, Result
 from journeys.steps._attempt import Attempt, password_attempt
 from journeys.steps.base import Step, StepSettings, ValidationContext
-from journeys.steps.messages import wrong_credentials_notice
+from journeys.steps.messages import N_, wrong_credentials_notice
 from models import LegacyLink, User
 from security import known_devices
 from security.audit import record
@@ -66,12 +66,13 @@ class LegacyPasswordSettings(StepSettings):
                 for domain, names in value.items()}
 
 
+#: Shown through gettext (``_(BLOCKED_NOTICES[reason])``), hence marked, not translated, here.
 BLOCKED_NOTICES = {
-    "locked": "Your account is locked in our old sign-in system. Please contact support.",
-    "disabled": "Your account is disabled. Please contact support.",
-    "password_expired": "Your password has expired. Please reset it, then sign in again.",
-    "password_change_required": "You need to choose a new password before you can sign in. "
-    "Please reset it, then sign in again.",
+    "locked": N_("Your account is locked in our old sign-in system. Please contact support."),
+    "disabled": N_("Your account is disabled. Please contact support."),
+    "password_expired": N_("Your password has expired. Please reset it, then sign in again."),
+    "password_change_required": N_("You need to choose a new password before you can sign in. "
+                                   "Please reset it, then sign in again."),
 }
 
 

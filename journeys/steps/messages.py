@@ -8,6 +8,22 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 
+def N_(text: str) -> str:  # the name Babel's extractor looks for (gettext_noop)
+    """Mark a default text for the catalogue without translating it here: the step that shows
+    it passes it through :func:`configured`, in the language of the page it is shown on."""
+    return text
+
+
+def configured(text: str) -> str:
+    """A text from a journey's settings, in the page's language when it is one Ferry ships.
+
+    The defaults (``journeys/defaults.toml``, step defaults marked with :func:`N_`) are in the
+    catalogues; a deployment's own text is not, so gettext returns it as written. The empty
+    text stays empty: gettext would answer it with the catalogue's header.
+    """
+    return _(text) if text else ""
+
+
 def wrong_credentials_notice() -> str:
     # The same words whether the user is unknown or the password is wrong.
     return _("That e-mail address and password don't match. Check them and try again.")

@@ -5,16 +5,15 @@ Settings: ``title``, ``message``, ``button``. Used for "try again later" pages.
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings
+from journeys.steps.messages import N_, configured
 
 
 class NoticeSettings(StepSettings):
     title: str
     message: str = ""
-    button: str = "Continue"
+    button: str = N_("Continue")
 
 
 class NoticeStep(Step):
@@ -25,8 +24,8 @@ class NoticeStep(Step):
 
     def enter(self, run) -> Result:
         return self.render(
-            run, StepForm(formdata=None), title=_(self.settings.title),
-            message=_(self.settings.message), button=_(self.settings.button),
+            run, StepForm(formdata=None), title=configured(self.settings.title),
+            message=configured(self.settings.message), button=configured(self.settings.button),
         )
 
     def submit(self, run, form_data) -> Result:

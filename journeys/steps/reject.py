@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 from journeys.results import Result
 from journeys.steps.base import Step, StepSettings
+from journeys.steps.messages import N_, configured
 
 
 class RejectSettings(StepSettings):
-    title: str = "We couldn't sign you in"
+    title: str = N_("We couldn't sign you in")
     message: str = ""
 
 
@@ -21,5 +20,6 @@ class RejectStep(Step):
 
     def enter(self, run) -> Result:
         run.finish("rejected")
-        result = self.render(run, title=_(self.settings.title), message=_(self.settings.message))
+        result = self.render(run, title=configured(self.settings.title),
+                             message=configured(self.settings.message))
         return result

@@ -142,7 +142,7 @@ def test_discovery_advertises_what_is_implemented(client):
     assert {"auth_time", "amr", "acr", "sid", "email", "nonce"} <= set(meta["claims_supported"])
     assert "offline_access" in meta["scopes_supported"]
     assert meta["acr_values_supported"] == ["urn:ferry:acr:sfa", "urn:ferry:acr:mfa", "phr"]
-    assert meta["ui_locales_supported"] == ["en"]
+    assert meta["ui_locales_supported"] == ["de", "en", "es", "fr"]
     assert meta["request_parameter_supported"] is False and meta["request_uri_parameter_supported"] is False
     assert meta["backchannel_logout_supported"] is True
     assert meta["authorization_response_iss_parameter_supported"] is True
