@@ -5,7 +5,6 @@ Run with ``flask --app app run`` or ``gunicorn 'app:create_app()'``.
 
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -20,7 +19,9 @@ import journeys
 import provider
 import security
 import settings
+import skin
 from models import database, migrations
+from settings import logging_setup
 from users import locale, sessions
 
 
@@ -32,9 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
     )
     settings.init_app(app, test_config)
-    logging.getLogger().setLevel(logging.WARNING)
-    for name in ("ferry", "journeys", "connectors", "provider", "blueprints", "security"):
-        logging.getLogger(name).setLevel(app.config["LOG_LEVEL"])
+    logging_setup.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -51,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     connectors.init_app(app)
     journeys.init_app(app)
     provider.init_app(app)
+    skin.init_app(app)
     blueprints.init_app(app)
     app.after_request(security.secure_headers)
     return app

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, redirect, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
+import skin
 from journeys import engine
 from provider import consent
 from security.audit import record
@@ -21,8 +22,14 @@ class SignOutForm(FlaskForm):
     """Only the CSRF token: signing out is a POST so no other site can trigger it."""
 
 
+def _printable(_form, field) -> None:
+    """A name is text one can read: no NUL or other control characters."""
+    if field.data and not field.data.isprintable():
+        raise ValidationError(_l("control characters"))
+
+
 class RenameForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100), _printable])
 
 
 def _signed_in_user():
@@ -36,7 +43,7 @@ def _signed_in_user():
 def home():
     current = sessions.current()
     user = current.user if current else None
-    return render_template(
+    return skin.render(
         "account.html", user=user, form=SignOutForm(),
         passkeys=credentials.passkeys(user) if user else [], rename_form=RenameForm(),
         pins=credentials.pins(user) if user else [],

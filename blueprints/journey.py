@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_wtf.csrf import generate_csrf
 
+import skin
 from blueprints import federation
 from journeys import JourneyEngine, engine
 from journeys.errors import JourneyBroken, RunMissing, StaleRun
@@ -111,7 +112,8 @@ def respond(run: Run, result: Result):
     if isinstance(result, Render):
         _allow_form_targets(run)
         response = current_app.make_response(
-            (render_template(result.template, form=result.form, **result.context), result.status)
+            (skin.render(result.template, client_id=run.client_id, form=result.form, **result.context),
+             result.status)
         )
         response.headers["Cache-Control"] = "no-store"
         return response

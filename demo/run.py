@@ -78,11 +78,13 @@ def start_timeout(environ: Mapping[str, str]) -> float:
 
 
 def render_config(template: str, ports: Ports) -> str:
-    """Fill the ports into the template; fail here, not in Ferry, if the result is not TOML."""
+    """Fill the ports (and the demo folder, home of the sample theme) into the template; fail
+    here, not in Ferry, if the result is not TOML."""
     text = (
         template.replace("{ferry_port}", str(ports.ferry))
         .replace("{idp_port}", str(ports.idp))
         .replace("{app_port}", str(ports.app))
+        .replace("{demo_dir}", Path(__file__).resolve().parent.as_posix())
     )
     try:
         tomllib.loads(text)

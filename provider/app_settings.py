@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from skin.settings import BrandingSettings
+
 #: Scopes every app may ask for; custom scopes come from an app's ``scope_claims``.
 STANDARD_SCOPES = ["openid", "email", "profile", "phone", "offline_access"]
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -48,28 +50,78 @@ class AppSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = None
-    client_secret: str | None = Field(None, description="Absent: a public client (PKCE required).")
-    redirect_uris: list[str] = Field(min_length=1)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list)
-    journey: str | None = None
-    theme: str | None = None
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile", "phone"])
-    scope_claims: dict[str, list[str]] = Field(default_factory=dict)
+    name: str | None = Field(
+        None, description='Shown to users ("Shop asks to sign you out", the consent page).')
+    client_secret: str | None = Field(
+        None,
+        description="At least 16 characters; stored hashed (sealed with the deployment's `secret_key` "
+        "for `client_secret_jwt`, which needs it back). Absent: a public client (PKCE S256 required).",
+    )
+    redirect_uris: list[str] = Field(
+        min_length=1,
+        description="Exact match, character for character. https, or http on localhost/loopback only.",
+    )
+    post_logout_redirect_uris: list[str] = Field(
+        default_factory=list,
+        description="Where `/logout` may send the browser back (with a valid `id_token_hint`).",
+    )
+    journey: str | None = Field(None, description="The journey this app's users walk.")
+    theme: str | None = Field(
+        None, description="Theme of this app's pages (a folder themes/<name>/); default: "
+        "ferry.default_theme, else the shipped templates.")
+    branding: BrandingSettings | None = Field(
+        None, description="Product name, logo, colours, links and texts of this app's pages, "
+        "over the deployment's [branding] (see docs/themes.md).")
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "email", "profile", "phone"],
+        description="Scopes the app may receive; others are dropped from its requests. "
+        "`offline_access` is added for apps with the refresh grant.",
+    )
+    scope_claims: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Custom scopes and the custom attributes they release, e.g. "
+        "`{ employee = [\"employee_id\"] }`; list the scope in `scopes` too.",
+    )
     grant_types: list[Literal["authorization_code", "refresh_token"]] = Field(
-        default_factory=lambda: ["authorization_code"])
+        default_factory=lambda: ["authorization_code"],
+        description='Add `"refresh_token"` to let the app receive refresh tokens (when it asks for '
+        "`offline_access`).",
+    )
     token_endpoint_auth_method: Literal[
         "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none",
-    ] | None = None
-    jwks: dict | None = None
-    jwks_uri: str | None = None
-    consent: Literal["implicit", "required"] = "implicit"
-    backchannel_logout_uri: str | None = None
-    code_ttl: int | None = Field(None, ge=10, le=600)
-    access_token_ttl: int | None = Field(None, ge=60)
-    id_token_ttl: int | None = Field(None, ge=60)
-    refresh_token_ttl: int | None = Field(None, ge=300)
-    refresh_token_idle_ttl: int | None = Field(None, ge=300)
+    ] | None = Field(
+        None,
+        description="`client_secret_basic`, `client_secret_post`, `client_secret_jwt`, `private_key_jwt` "
+        "or `none` (a public client: PKCE S256 required). Each app is held to its one method.",
+    )
+    jwks: dict | None = Field(
+        None,
+        description="The app's public keys, a JWK Set (for `private_key_jwt`); a private key in it is "
+        "refused at start-up.",
+    )
+    jwks_uri: str | None = Field(
+        None,
+        description="Where to fetch them instead (https; 3 s connect, 5 s read, 64 KiB, cached 5 minutes).",
+    )
+    consent: Literal["implicit", "required"] = Field(
+        "implicit",
+        description="`implicit`: a first-party app, no consent page. `required`: the user allows each new "
+        "set of scopes once (remembered, withdrawable on the account page).",
+    )
+    backchannel_logout_uri: str | None = Field(
+        None,
+        description="Where Ferry POSTs a Logout Token when a session this app took part in ends.",
+    )
+    code_ttl: int | None = Field(
+        None, ge=10, le=600, description="This app's own `code_ttl`, instead of the `[ferry]` one.")
+    access_token_ttl: int | None = Field(
+        None, ge=60, description="This app's own `access_token_ttl`, instead of the `[ferry]` one.")
+    id_token_ttl: int | None = Field(
+        None, ge=60, description="This app's own `id_token_ttl`, instead of the `[ferry]` one.")
+    refresh_token_ttl: int | None = Field(
+        None, ge=300, description="This app's own `refresh_token_ttl`, instead of the `[ferry]` one.")
+    refresh_token_idle_ttl: int | None = Field(
+        None, ge=300, description="This app's own `refresh_token_idle_ttl`, instead of the `[ferry]` one.")
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod

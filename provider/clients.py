@@ -147,6 +147,8 @@ def row_values(client_id: str, app_settings: AppSettings, default_journey: str,
         "jwks", "jwks_uri", "backchannel_logout_uri")}
     per_app.update(auth_method=method, grant_types=list(app_settings.grant_types),
                    consent=app_settings.consent, scope_claims=dict(app_settings.scope_claims))
+    if app_settings.branding is not None:  # only the keys the app set: the rest is the deployment's
+        per_app["branding"] = app_settings.branding.model_dump(exclude_unset=True)
     if method == "client_secret_jwt" and secret:
         per_app["secret_sealed"] = seal(secret, secret_key)
     return {

@@ -22,9 +22,10 @@ csrf = CSRFProtect()
 #: Two years, subdomains included; sent only when the issuer is https.
 HSTS = "max-age=63072000; includeSubDomains"
 
-_CSP = ("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+_CSP = ("default-src 'self'; img-src {img_src}; frame-ancestors 'none'; base-uri 'none'; "
         "object-src 'none'; form-action {form_action}")
 _FORM_ACTION = "ferry_form_action"
+_IMG_SRC = "ferry_img_src"
 
 
 def init_app(app: Flask) -> None:
@@ -59,6 +60,26 @@ def allow_form_action(url: str) -> None:
         allowed.append(origin)
 
 
+def allow_image(url: str) -> None:
+    """Let the page of this response show images from ``url``'s origin (CSP ``img-src``).
+
+    ``img-src`` is ``'self' data:`` unless a view widens it for its own response, as a
+    branding logo given as an https URL does. Example::
+
+        security.allow_image("https://cdn.example.com/acme/logo.svg")
+        return render_template("steps/collect.html", ...)
+
+    Only the origin is kept, and only of an https URL (no mixed content); anything else is
+    ignored. Calling it again is fine.
+    """
+    origin = origin_of(url)
+    if origin is None or not origin.startswith("https://"):
+        return
+    allowed = g.setdefault(_IMG_SRC, [])
+    if origin not in allowed:
+        allowed.append(origin)
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of an http(s) URL, fit for a CSP source list; None otherwise."""
     try:
@@ -78,10 +99,13 @@ def origin_of(url: str) -> str | None:
 
 def secure_headers(response):
     """Headers every Ferry answer carries: no framing (clickjacking), no sniffing, no leaks,
-    forms only to Ferry and where this response allowed (:func:`allow_form_action`), and
+    forms only to Ferry and where this response allowed (:func:`allow_form_action`), images
+    from Ferry and where this response allowed (:func:`allow_image`), and
     HSTS when Ferry is served over https."""
     form_action = " ".join(["'self'", *g.get(_FORM_ACTION, [])])
-    response.headers.setdefault("Content-Security-Policy", _CSP.format(form_action=form_action))
+    img_src = " ".join(["'self'", "data:", *g.get(_IMG_SRC, [])])
+    response.headers.setdefault("Content-Security-Policy",
+                                _CSP.format(form_action=form_action, img_src=img_src))
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -14,7 +14,7 @@ from typing import Any
 
 from settings.errors import ConfigError
 
-_TABLES = ("ferry", "connectors", "journeys", "apps", "schema")
+_TABLES = ("ferry", "connectors", "journeys", "apps", "schema", "branding")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Deployment:
     journeys: dict[str, dict[str, Any]] = field(default_factory=dict)
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     schema: dict[str, Any] = field(default_factory=dict)
+    branding: dict[str, Any] = field(default_factory=dict)  # validated by skin.settings
     source: str = "defaults"
 
     @classmethod
@@ -34,8 +35,9 @@ class Deployment:
             value = tables.get(name, {})
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 problems.append(f"{name}: must be a table of tables ([{name}.<name>])")
-        if not isinstance(tables.get("schema", {}), dict):
-            problems.append("schema: must be a table")
+        for name in ("schema", "branding"):
+            if not isinstance(tables.get(name, {}), dict):
+                problems.append(f"{name}: must be a table")
         if problems:
             raise ConfigError(problems, source)
         return cls(
@@ -43,6 +45,7 @@ class Deployment:
             journeys=dict(tables.get("journeys", {})),
             apps=dict(tables.get("apps", {})),
             schema=dict(tables.get("schema", {})),
+            branding=dict(tables.get("branding", {})),
             source=source,
         )
 

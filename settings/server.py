@@ -31,48 +31,61 @@ class ServerSettings(BaseModel):
     )
     secret_key: str = Field(
         "",
-        description="Signs session cookies and CSRF tokens. Same value on every server. "
-        "Default: a random key kept in the instance folder.",
+        description="Signs session cookies, CSRF tokens and the known-device cookie, keys the HMAC of "
+        "one-time codes and seals the client secrets of `client_secret_jwt` apps. Same value on every "
+        "server; changing it signs everyone out.",
     )
     database_url: str = Field(
-        "", description="sqlite:///path or postgresql://user@host/db. Default: instance/ferry.db."
+        "", description="`sqlite:///path` or `postgresql://user:pass@host:port/db` (`?max_connections=20`)."
     )
     migrate_on_start: bool = Field(
-        True, description="Apply pending schema migrations when a server starts."
+        True, description="Apply pending schema migrations when a server starts (under a lock)."
     )
     ratelimit_storage_uri: str = Field(
-        "memory://", description="flask-limiter storage: memory:// or redis://host:port/db."
+        "memory://", description="Rate-limit and throttle storage: `memory://` or `redis://host:port/db`. "
+        "With Redis, the limits, the one-time-code budgets, the connectors' circuit breakers and the SAML "
+        "assertion ids already used are shared by every worker and server."
     )
     signin_rate_limit: str = Field(
         "30 per minute", description="Sign-in form posts allowed per client IP address."
     )
     failed_signins_per_identifier: str = Field(
         "10 per 15 minutes",
-        description="Wrong passwords allowed per identifier before it is throttled.",
+        description="Wrong passwords allowed per identifier (any IP) before it is throttled. Counted "
+        "atomically before the password is checked (so parallel requests never get more checks than this) "
+        "and given back when it was right or the legacy IDP could not answer: legacy outages never count. A "
+        'throttled attempt gets "Too many attempts" after the same one hash check as any other.',
     )
     otp_sends_per_identifier: str = Field(
         "5 per hour",
-        description="One-time codes sent per identifier to browsers that never signed in as it; "
-        "each browser that did (a known device) has a budget of this size of its own.",
+        description="One-time codes sent per identifier to browsers that never signed in as it. A browser "
+        "that did (a *known device*: a signed cookie set at sign-in) has a budget of this size of its own, "
+        "so a send storm against someone's address cannot keep them from signing in.",
     )
     otp_sends_per_ip: str = Field(
-        "50 per hour", description="One-time codes sent per client IP (known devices aside)."
+        "50 per hour", description="One-time codes sent per client IP address (see `trusted_proxies`), "
+        "whatever the address; known devices are not counted here, so colleagues behind one NAT address do "
+        "not lock each other out."
     )
     otp_sends_per_session: str = Field(
-        "10 per hour", description="One-time codes sent per sign-in journey run."
+        "10 per hour", description="One-time codes sent per sign-in journey run (one browser's sign-in), "
+        "whatever the address."
     )
     known_device_lifetime: int = Field(
         180 * 86400, ge=0,
-        description="Seconds a browser stays a known device of the identifiers it signed in "
-        "as (its own one-time-code budget); 0: no known-device cookie.",
+        description="Seconds a browser stays a known device of the identifiers it signed in as (at most 5; "
+        "renewed at each sign-in). The cookie (`ferry_device`, `__Host-` over https, HttpOnly) holds a "
+        "random id and keyed digests of the identifiers, never the addresses; it signs nobody in. `0`: no "
+        "such cookie.",
     )
     token_rate_limit: str = Field("120 per minute", description="Token requests per client IP.")
     journey_ttl: int = Field(
         900, ge=60, description="Seconds a sign-in journey may take before it expires."
     )
-    session_cookie_name: str = Field("ferry_session", description="Name of Ferry's cookie.")
+    session_cookie_name: str = Field("ferry_session", description="Name of Ferry's cookie (HttpOnly, "
+        "SameSite=Lax; over https Secure and prefixed `__Host-`).")
     session_lifetime: int = Field(
-        8 * 3600, ge=60, description="Seconds a Ferry sign-in session lasts (single sign-on)."
+        8 * 3600, ge=60, description="Seconds a Ferry sign-in session lasts (single sign-on between apps)."
     )
     max_request_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest request body accepted."
@@ -81,84 +94,113 @@ class ServerSettings(BaseModel):
         256, ge=16, description="Longest identifier or password accepted on a form."
     )
     password_time_cost: int = Field(2, ge=1, description="argon2id iterations.")
-    password_memory_cost: int = Field(19456, ge=8192, description="argon2id memory in KiB.")
+    password_memory_cost: int = Field(19456, ge=8192, description="argon2id memory in KiB. Hashes with "
+        "other parameters are upgraded at the next sign-in.")
     password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
     code_ttl: int = Field(60, ge=10, le=600, description="Seconds an authorization code lives.")
     access_token_ttl: int = Field(3600, ge=60, description="Seconds an access token lives.")
     id_token_ttl: int = Field(3600, ge=60, description="Seconds an ID token is valid.")
-    refresh_token_ttl: int = Field(2592000, ge=300, description="Seconds a refresh token family lives.")
-    refresh_token_idle_ttl: int = Field(1209600, ge=300, description="Seconds an unused refresh token lives.")
+    refresh_token_ttl: int = Field(2592000, ge=300, description="Absolute lifetime of a refresh token "
+        "family: rotation never extends it.")
+    refresh_token_idle_ttl: int = Field(1209600, ge=300, description="A refresh token unused this long is "
+        "dead.")
     legacy_connect_timeout: float = Field(
         3.0, gt=0, description="Default connect timeout for calls to a legacy IDP (seconds)."
     )
     legacy_read_timeout: float = Field(
         10.0, gt=0, description="Default read timeout for calls to a legacy IDP (seconds)."
     )
-    default_journey: str = Field("sign-in", description="Journey for apps that name none.")
+    default_journey: str = Field("sign-in", description="Journey for apps that name none, and for people "
+        "who open Ferry directly.")
     webauthn_rp_id: str = Field(
         "",
-        description="WebAuthn relying party ID of passkeys (a registrable domain). "
-        "Default: the issuer's host.",
+        description="WebAuthn relying party ID of passkeys (a registrable domain, e.g. `example.com` to "
+        "share passkeys with its subdomains). Changing it orphans every passkey already registered.",
     )
     webauthn_origins: list[str] = Field(
         default_factory=list,
-        description="Origins passkey ceremonies may come from. Default: the issuer's origin.",
+        description="Origins passkey ceremonies may come from (`scheme://host[:port]`; in the environment, "
+        "separated by commas).",
     )
     webauthn_user_verification: Literal["required", "preferred"] = Field(
         "required",
-        description="Whether a passkey must verify the user (PIN, biometrics) or only should.",
+        description="`required`: the device must verify the user (PIN, fingerprint, face) and a passkey "
+        "sign-in counts as multi-factor (`amr` `hwk`, `user`, `mfa`); `preferred`: user presence is enough "
+        "(`amr` `hwk`, `user`).",
     )
     trusted_proxies: int = Field(
-        0, ge=0, description="Reverse proxies in front of Ferry whose X-Forwarded-* to trust."
+        0, ge=0, description="Reverse proxies in front of Ferry whose `X-Forwarded-*` headers are trusted."
     )
     otp_sender: Literal["smtp", "log"] = Field(
         "log",
-        description="How one-time codes are delivered: smtp, or log (development only: the "
-        "code is written to Ferry's log).",
+        description="How one-time codes are delivered: `smtp`, or `log` (development only: the code is "
+        "written to Ferry's log, for the demo).",
     )
     smtp_host: str = Field("localhost", description="SMTP server for one-time codes.")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
     smtp_security: Literal["none", "starttls", "tls"] = Field(
-        "starttls", description="none, starttls (upgrade after connecting) or tls (implicit TLS)."
+        "starttls", description="`none`, `starttls` (upgrade after connecting) or `tls` (implicit TLS, "
+        "usually port 465); certificates are verified."
     )
     smtp_username: str = Field("", description="SMTP login; empty: no login.")
-    smtp_password: str = Field("", description="SMTP password (use FERRY_SMTP_PASSWORD).")
-    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
+    smtp_password: str = Field("", description="SMTP password; set it through the environment variable.")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server; a server that "
+        'is down or slow makes the page say "We could not send the code" and nothing is used up.')
     mail_from: str = Field(
         "Ferry <no-reply@localhost>", description="From address of the mail carrying codes."
     )
     sms_sender: Literal["none", "log", "webhook", "twilio"] = Field(
         "none",
-        description="How one-time codes go by SMS: none (no SMS; journeys that want it fail at "
-        "start-up), log (development only), webhook (JSON to sms_webhook_url) or twilio.",
+        description="How one-time codes go by SMS (see *Codes by SMS* in docs/journeys.md): `none` (a "
+        'journey whose `otp_send` step has `channel = "sms"` or `"any"` then fails at start-up), `log` '
+        "(development only: the code is written to Ferry's log), `webhook` (signed JSON to your own "
+        "gateway) or `twilio`.",
     )
     sms_timeout: float = Field(
-        10.0, gt=0, description="Seconds to wait to connect to the SMS sender, and for its answer."
+        10.0, gt=0, description="Seconds to wait to connect to the SMS sender, and again for its answer; a "
+        'sender that is down, slow or refuses makes the page say "We could not send the code" and nothing '
+        "is used up."
     )
-    sms_webhook_url: str = Field("", description="Where sms_sender = webhook POSTs its JSON.")
+    sms_webhook_url: str = Field("", description='Where `sms_sender = "webhook"` POSTs its JSON (required '
+        "for it; https in production).")
     sms_webhook_token: str = Field(
-        "", description="Sent as Authorization: Bearer <token> to the webhook; empty: none."
+        "", description="Sent to the webhook as `Authorization: Bearer <token>`; empty: no such header."
     )
     sms_webhook_secret: str = Field(
         "",
-        description="Key of the X-Ferry-Signature header (HMAC-SHA256 of the body); empty: none. "
-        "A webhook needs a token, a secret or both.",
+        description="Key of the webhook's `X-Ferry-Signature: sha256=<hex>` header, the HMAC-SHA256 of "
+        "`<X-Ferry-Timestamp>.` followed by the exact body; empty: unsigned. The webhook needs a token, a "
+        "secret or both.",
     )
-    twilio_account_sid: str = Field("", description="Twilio account SID (AC...).")
+    twilio_account_sid: str = Field("", description="Twilio account SID (`AC` and 32 hex digits); required "
+        'for `sms_sender = "twilio"`.')
     twilio_api_key_sid: str = Field(
-        "", description="Twilio API key SID (SK...) to log in with instead of the account SID."
+        "", description="A Twilio API key SID (`SK…`) to authenticate with instead of the account SID."
     )
     twilio_auth_token: str = Field(
-        "", description="Twilio auth token, or the API key's secret when twilio_api_key_sid is set."
+        "", description="The account's auth token, or the API key's secret when `twilio_api_key_sid` is "
+        "set; set it through the environment variable."
     )
     twilio_from: str = Field(
-        "", description="Twilio sender: an E.164 number of the account, or an alphanumeric ID."
+        "", description="The sender: an E.164 number of the Twilio account (or an alphanumeric sender ID). "
+        "This or `twilio_messaging_service_sid` is required."
     )
     twilio_messaging_service_sid: str = Field(
-        "", description="Twilio Messaging Service (MG...) that picks the sender; wins over From."
+        "", description="A Twilio Messaging Service (`MG…`) that picks the sender itself; wins over "
+        "`twilio_from`."
     )
     twilio_base_url: str = Field(
-        "https://api.twilio.com", description="Twilio's API base URL (regional or a test double)."
+        "https://api.twilio.com", description="Twilio's API base URL (a regional API host, or a test "
+        "double)."
+    )
+    theme_folders: list[str] = Field(
+        default_factory=list,
+        description="More folders holding themes (<folder>/<name>/templates, static), searched "
+        "after the instance folder's themes/; relative paths start at the instance folder.",
+    )
+    default_theme: str = Field(
+        "", description="Theme of apps that name none, and of the account page; empty: the "
+        "shipped templates.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of Ferry's own loggers."
@@ -188,6 +230,14 @@ class ServerSettings(BaseModel):
         if value and (parts.scheme not in ("https", "http") or not parts.hostname
                       or parts.fragment):
             raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("theme_folders", mode="before")
+    @classmethod
+    def _folders_list(cls, value: Any) -> Any:
+        # FERRY_THEME_FOLDERS arrives as one string: paths separated by commas.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("webauthn_origins", mode="before")

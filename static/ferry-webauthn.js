@@ -5,7 +5,8 @@
    form's other buttons ("Not now") work as before. Only the browser's own API is used.
    data-webauthn-submit: the start button is the form's submit button (PIN pages): the fields
    are checked, the device answers, then the form goes with both.
-   data-webauthn-conditional: also offer passkeys in the autofill of the identifier field. */
+   data-webauthn-conditional: also offer passkeys in the autofill of the identifier field.
+   data-ferry-confirms on a field: it must equal the field of that id (PIN confirmation). */
 (function () {
   "use strict";
 
@@ -77,7 +78,23 @@
   // A pending autofill request (conditional mediation) must end before a modal one starts.
   var pendingAutofill = null;
 
+  // A confirmation field (data-ferry-confirms="<id of the first>") that differs is an error of
+  // the form, shown by the browser like any other; the server checks the same again.
+  function checkConfirmations(form) {
+    var fields = form.querySelectorAll("input[data-ferry-confirms]");
+    Array.prototype.forEach.call(fields, function (confirm) {
+      var first = document.getElementById(confirm.getAttribute("data-ferry-confirms"));
+      var differs = first && confirm.value && first.value !== confirm.value;
+      confirm.setCustomValidity(differs ? confirm.getAttribute("data-ferry-mismatch") || "" : "");
+      if (!confirm.hasAttribute("data-ferry-watched")) {
+        confirm.setAttribute("data-ferry-watched", "");
+        confirm.addEventListener("input", function () { confirm.setCustomValidity(""); });
+      }
+    });
+  }
+
   function start(form, button, status) {
+    if (form.hasAttribute("data-webauthn-submit")) { checkConfirmations(form); }
     if (form.hasAttribute("data-webauthn-submit") && form.reportValidity && !form.reportValidity()) {
       return;  // the PIN fields first: no device prompt for a form that cannot be accepted
     }

@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 
+import skin
 from blueprints.oidc import bp
 from journeys import engine
 from provider import authorization, consent
@@ -125,9 +126,9 @@ def consent_page():
             parameters["redirect_uri"], "access_denied", "The user did not allow it.",
             parameters.get("state")), 303)
     allow_form_action(parameters["redirect_uri"])  # Allow and Deny both end at the app
-    return render_template("consent.html", form=form, client=client, user=current.user,
-                           scopes=consent.requested_scopes(client, parameters),
-                           token=request.values["request"])
+    return skin.render("consent.html", client_id=client.client_id, form=form, client=client,
+                       user=current.user, scopes=consent.requested_scopes(client, parameters),
+                       token=request.values["request"])
 
 
 @bp.route("/authorize/account", methods=["GET", "POST"])
@@ -146,5 +147,5 @@ def choose_account():
         session["run"] = engine().start(client.row.journey, client_id=client.client_id, context=context)
         return redirect(url_for("journey.page"), 303)
     allow_form_action(parameters["redirect_uri"])
-    return render_template("choose_account.html", form=form, client=client, user=current.user,
-                           token=request.values["request"])
+    return skin.render("choose_account.html", client_id=client.client_id, form=form,
+                       client=client, user=current.user, token=request.values["request"])
