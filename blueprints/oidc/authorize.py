@@ -110,8 +110,9 @@ def _pending():
     return current, parameters, client
 
 
-@bp.route("/authorize/consent", methods=["GET", "POST"])
-def consent_page():
+def _waiting_page(template: str, decide, context=lambda client, parameters: {}):
+    """GET shows ``template`` for the request waiting for this browser's user; a POST (with its
+    CSRF token) hands the button pressed to ``decide(decision, current, parameters, client)``."""
     current, parameters, client = _pending()
     if parameters is None:
         return render_template("errors/journey_expired.html"), 400
@@ -119,33 +120,36 @@ def consent_page():
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        if request.form.get("decision") == "allow":
-            consent.remember(client, current.user, consent.requested_scopes(client, parameters))
-            return redirect(authorization.finish(parameters, current.user, current, consented=True), 303)
-        return redirect(authorization.error_url(
-            parameters["redirect_uri"], "access_denied", "The user did not allow it.",
-            parameters.get("state")), 303)
-    allow_form_action(parameters["redirect_uri"])  # Allow and Deny both end at the app
-    return skin.render("consent.html", client_id=client.client_id, form=form, client=client,
-                       user=current.user, scopes=consent.requested_scopes(client, parameters),
-                       token=request.values["request"])
+        return decide(request.form.get("decision"), current, parameters, client)
+    allow_form_action(parameters["redirect_uri"])  # every button ends at the app
+    return skin.render(template, client_id=client.client_id, form=form, client=client, user=current.user,
+                       token=request.values["request"], **context(client, parameters))
+
+
+def _consent_decided(decision, current, parameters, client):
+    if decision == "allow":
+        consent.remember(client, current.user, consent.requested_scopes(client, parameters))
+        return redirect(authorization.finish(parameters, current.user, current, consented=True), 303)
+    return redirect(authorization.error_url(
+        parameters["redirect_uri"], "access_denied", "The user did not allow it.",
+        parameters.get("state")), 303)
+
+
+def _account_chosen(decision, current, parameters, client):
+    if decision == "continue":
+        return redirect(authorization.finish(parameters, current.user, current), 303)
+    # Another account: sign in afresh (the new sign-in replaces this session at the end).
+    context = {"authorize": parameters}
+    session["run"] = engine().start(client.row.journey, client_id=client.client_id, context=context)
+    return redirect(url_for("journey.page"), 303)
+
+
+@bp.route("/authorize/consent", methods=["GET", "POST"])
+def consent_page():
+    return _waiting_page("consent.html", _consent_decided, lambda client, parameters: {
+        "scopes": consent.requested_scopes(client, parameters)})
 
 
 @bp.route("/authorize/account", methods=["GET", "POST"])
 def choose_account():
-    current, parameters, client = _pending()
-    if parameters is None:
-        return render_template("errors/journey_expired.html"), 400
-    form = DecisionForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        if request.form.get("decision") == "continue":
-            return redirect(authorization.finish(parameters, current.user, current), 303)
-        # Another account: sign in afresh (the new sign-in replaces this session at the end).
-        context = {"authorize": parameters}
-        session["run"] = engine().start(client.row.journey, client_id=client.client_id, context=context)
-        return redirect(url_for("journey.page"), 303)
-    allow_form_action(parameters["redirect_uri"])
-    return skin.render("choose_account.html", client_id=client.client_id, form=form,
-                       client=client, user=current.user, token=request.values["request"])
+    return _waiting_page("choose_account.html", _account_chosen)

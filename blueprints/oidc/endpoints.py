@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 from authlib.oauth2 import OAuth2Error
 from flask import current_app, jsonify, render_template, request
@@ -64,6 +65,19 @@ def _unreadable_basic_header() -> bool:
     return not decoded
 
 
+def _client_endpoint(view):
+    """An endpoint where apps authenticate: unreadable Basic credentials are ``invalid_client``
+    (authlib would fail on them), and no answer is ever cached."""
+
+    @functools.wraps(view)
+    def guarded():
+        if _unreadable_basic_header():
+            return _client_error("The Authorization header is not valid Basic credentials.")
+        return _no_store(view())
+
+    return guarded
+
+
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -73,28 +87,25 @@ def _no_store(response):
 @bp.post("/token")
 @csrf.exempt  # the client authenticates itself; no browser session is involved
 @limiter.limit(lambda: current_app.config["TOKEN_RATE_LIMIT"])
+@_client_endpoint
 def token():
-    if _unreadable_basic_header():
-        return _client_error("The Authorization header is not valid Basic credentials.")
-    return _no_store(_server().create_token_response())
+    return _server().create_token_response()
 
 
 @bp.post("/revoke")
 @csrf.exempt  # the client authenticates itself (RFC 7009)
 @limiter.limit(lambda: current_app.config["TOKEN_RATE_LIMIT"])
+@_client_endpoint
 def revoke():
-    if _unreadable_basic_header():
-        return _client_error("The Authorization header is not valid Basic credentials.")
-    return _no_store(_server().create_endpoint_response("revocation"))
+    return _server().create_endpoint_response("revocation")
 
 
 @bp.post("/introspect")
 @csrf.exempt  # the client authenticates itself (RFC 7662)
 @limiter.limit(lambda: current_app.config["TOKEN_RATE_LIMIT"])
+@_client_endpoint
 def introspect():
-    if _unreadable_basic_header():
-        return _client_error("The Authorization header is not valid Basic credentials.")
-    return _no_store(_server().create_endpoint_response("introspection"))
+    return _server().create_endpoint_response("introspection")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

@@ -18,17 +18,16 @@ Behaviour worth knowing (axe-core 4):
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tests.peers import npm
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "node_modules" / "axe-core" / "axe.min.js"
-NPM_TIMEOUT = 300.0
 TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice")
 
 # Runs in the page: axe's full answer is large, so only what a failure message needs comes back.
@@ -46,19 +45,8 @@ class AxeError(RuntimeError):
 
 
 def ensure_installed() -> Path:
-    """``npm ci`` (or ``npm install`` without a lock file) when the package is missing."""
-    if SCRIPT.exists():
-        return SCRIPT
-    npm = shutil.which("npm")
-    if npm is None:
-        raise AxeError("npm is not installed (Node.js 20 or newer is needed)")
-    command = "ci" if (HERE / "package-lock.json").exists() else "install"
-    done = subprocess.run(
-        [npm, command, "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
-        capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False,
-    )
-    if done.returncode != 0 or not SCRIPT.exists():
-        raise AxeError(f"npm {command} failed:\n{done.stdout}\n{done.stderr}")
+    """``npm ci`` into this folder when the package is missing (:mod:`tests.peers.npm`)."""
+    npm.ensure_installed(HERE, SCRIPT, AxeError)
     return SCRIPT
 
 

@@ -31,7 +31,6 @@ import os
 import re
 import secrets
 import selectors
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -42,9 +41,10 @@ from urllib.parse import urljoin
 
 import requests
 
+from tests.peers import npm
+
 HERE = Path(__file__).resolve().parent
 STARTUP_TIMEOUT = 20.0
-NPM_TIMEOUT = 300.0
 
 
 class OidcProviderError(RuntimeError):
@@ -61,19 +61,8 @@ class Answer:
 
 
 def ensure_installed() -> None:
-    """``npm ci`` (or ``npm install`` without a lock file) when the package is missing."""
-    if (HERE / "node_modules" / "oidc-provider" / "package.json").exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise OidcProviderError("npm is not installed (Node.js 20 or newer is needed)")
-    command = "ci" if (HERE / "package-lock.json").exists() else "install"
-    done = subprocess.run(
-        [npm, command, "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
-        capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False,
-    )
-    if done.returncode != 0:
-        raise OidcProviderError(f"npm {command} failed:\n{done.stdout}\n{done.stderr}")
+    """``npm ci`` into this folder when the package is missing (:mod:`tests.peers.npm`)."""
+    npm.ensure_installed(HERE, HERE / "node_modules" / "oidc-provider" / "package.json", OidcProviderError)
 
 
 class OidcProviderPeer:

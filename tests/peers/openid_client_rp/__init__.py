@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -51,9 +50,10 @@ from urllib.parse import urlencode
 import requests
 from joserfc.jwk import ECKey, RSAKey
 
+from tests.peers import npm
+
 HERE = Path(__file__).resolve().parent
 STARTUP_TIMEOUT = 20.0
-NPM_TIMEOUT = 300.0
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 
 
@@ -62,19 +62,8 @@ class OpenIdClientRpError(RuntimeError):
 
 
 def ensure_installed() -> None:
-    """``npm ci`` (or ``npm install`` without a lock file) when the package is missing."""
-    if (HERE / "node_modules" / "openid-client" / "package.json").exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise OpenIdClientRpError("npm is not installed (Node.js 20 or newer is needed)")
-    command = "ci" if (HERE / "package-lock.json").exists() else "install"
-    done = subprocess.run(
-        [npm, command, "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
-        capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False,
-    )
-    if done.returncode != 0:
-        raise OpenIdClientRpError(f"npm {command} failed:\n{done.stdout}\n{done.stderr}")
+    """``npm ci`` into this folder when the package is missing (:mod:`tests.peers.npm`)."""
+    npm.ensure_installed(HERE, HERE / "node_modules" / "openid-client" / "package.json", OpenIdClientRpError)
 
 
 def client_key(alg: str = "RS256", kid: str = "rp-key-1") -> dict:
