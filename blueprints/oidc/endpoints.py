@@ -11,6 +11,7 @@ from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
+import skin
 from blueprints.oidc import bp
 from provider import discovery, keys
 from provider.endpoints import hint_subject
@@ -140,6 +141,7 @@ def end_session():
     except OAuth2Error as error:
         return render_template("errors/logout.html", error=error), 400
     current = sessions.current()
+    client_id = end_request.client.client_id if end_request.client else None  # its theme
     someone_else = (end_request.id_token_claims is not None and current is not None
                     and hint_subject(request.values.get("id_token_hint")) != current.user.id)
     if end_request.needs_confirmation or someone_else:
@@ -148,11 +150,10 @@ def end_session():
         if request.method == "GET" or not _confirmed():
             if end_request.redirect_uri:
                 allow_form_action(end_request.redirect_uri)  # confirming returns to the app
-            return render_template("logout_confirm.html", client=end_request.client,
-                                   signed_in=current.user if current else None,
-                                   someone_else=someone_else)
+            return skin.render("logout_confirm.html", client_id=client_id, client=end_request.client,
+                               signed_in=current.user if current else None, someone_else=someone_else)
     response = server.create_endpoint_response("end_session", end_request)
-    return response or render_template("signed_out.html")
+    return response or skin.render("signed_out.html", client_id=client_id)
 
 
 def _confirmed() -> bool:

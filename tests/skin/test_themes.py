@@ -47,6 +47,16 @@ def test_the_deployment_default_theme_applies_to_apps_without_one(themed_app, th
     assert "Blue theme" in app.test_client().get("/").get_data(as_text=True)  # the account page
 
 
+def test_the_sign_out_pages_wear_the_apps_theme(themed_app, themes_folder):
+    write_theme(themes_folder, "blue", BLUE)
+    app = themed_app(apps={"test-app": {"theme": "blue"}})
+    client = app.test_client()
+
+    confirm = client.get("/logout", query_string={"client_id": "test-app"}).get_data(as_text=True)
+    assert "Sign out?" in confirm and "Blue theme" in confirm
+    assert "Blue theme" not in client.get("/logout").get_data(as_text=True), "no app: shipped look"
+
+
 def test_a_missing_theme_is_a_start_error_naming_the_app(themed_app):
     with pytest.raises(ConfigError, match=r"apps\.test-app\.theme: no theme named 'nowhere'"):
         themed_app(apps={"test-app": {"theme": "nowhere"}})
