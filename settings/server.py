@@ -1,6 +1,7 @@
 """Server settings: the ``[ferry]`` table of the configuration file, or ``FERRY_<NAME>``.
 
-Each field below is documented where it is declared; the README's settings table mirrors them.
+Each field below is documented where it is declared; the `[ferry]` table of docs/configuration.md is
+generated from these descriptions (`python -m settings.reference --write`).
 """
 
 from __future__ import annotations
