@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from passlib import hash as passlib_hash
 from passlib.exc import PasswordValueError
 
+from connectors.hash_problems import FormatNotEnabled, HashProblem, MalformedHash, UnrecognisedHash
+
 #: Longest password checked at all (WordPress refuses the same); longer is simply wrong.
 MAX_PASSWORD_BYTES = 4096
 #: Most memory one scrypt check may take, so a hostile export cannot exhaust the server.
@@ -39,27 +41,6 @@ MAX_SCRYPT_MEMORY = 1 << 30
 
 _BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 _LDAP_PREFIX = re.compile(r"\{[A-Za-z0-9_-]+\}")
-
-
-class HashProblem(Exception):
-    """A stored hash Ferry cannot use; ``reason`` is for the operator (no secret in it)."""
-
-    def __init__(self, reason: str, scheme: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.scheme = scheme
-
-
-class FormatNotEnabled(HashProblem):
-    """The hash is in a known format that is not in the connector's ``schemes``."""
-
-
-class MalformedHash(HashProblem):
-    """The hash looks like a known format but cannot be parsed."""
-
-
-class UnrecognisedHash(HashProblem):
-    """The hash is in no format Ferry knows."""
 
 
 @dataclass(frozen=True)

@@ -26,16 +26,17 @@ def _server():
 
 @bp.get("/.well-known/openid-configuration")
 def discovery_document():
-    response = jsonify(discovery.document())
-    response.cache_control.max_age = 300
-    response.cache_control.public = True
-    return response
+    return _cached_publicly(jsonify(discovery.document()))
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = jsonify(keys.public_jwks())
-    response.cache_control.max_age = 300
+    return _cached_publicly(jsonify(keys.public_jwks()))
+
+
+def _cached_publicly(response, seconds: int = 300):
+    """Documents every app may cache for a while (they change on a rotation or a deploy)."""
+    response.cache_control.max_age = seconds
     response.cache_control.public = True
     return response
 
