@@ -16,10 +16,13 @@ import authenticators
 import blueprints
 import connectors
 import journeys
+import lifecycle
+import operators
 import provider
 import security
 import settings
 import skin
+import store
 from models import database, migrations
 from settings import logging_setup
 from users import locale, sessions
@@ -41,6 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     if migrations.loaded_for_db_command():
         return app  # `flask db ...`: the schema may be behind, so nothing else may read it yet
+    store.init_app(app)  # the store's objects join the file's before anything is built
+    operators.init_app(app)  # the admin portal's own session cookie under /admin, ferry admin
     security.init_app(app)
     Babel(app, locale_selector=locale.select)
     app.jinja_env.globals["get_locale"] = get_locale
@@ -48,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.request_loader(lambda _request: _current_user())
     authenticators.init_app(app)
     connectors.init_app(app)
+    lifecycle.init_app(app)  # the roster, the record of legacy calls, ferry roster / users import
     journeys.init_app(app)
     provider.init_app(app)
     skin.init_app(app)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -32,6 +33,8 @@ from authenticators.otp_delivery import CodeSender, DeliveryFailed, SendTiming, 
 from authenticators.sms_delivery import SmsSender, build_sms_sender
 from models import OtpCode, utcnow
 from security.throttle import BudgetSpent, Requester, SendBudget
+
+log = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
@@ -84,6 +87,18 @@ class OtpAuthenticator(Authenticator):
         if self.sms_sender is None:  # start-up validation refuses such journeys; belt and braces
             raise DeliveryFailed("sms_sender = none: no SMS sender is configured")
         return self.sms_sender
+
+    def notify(self, address: str | None, subject: str, text: str) -> bool:
+        """Best effort: tell ``address`` (an e-mail address) that its account changed. The change
+        is made whatever happens here, so a mail server that fails is logged, not raised."""
+        if not address:
+            return False
+        try:
+            self.sender.notify(address, subject, text)
+        except DeliveryFailed as failed:
+            log.warning("could not send a notice: %s", failed.reason)
+            return False
+        return True
 
     def _hash(self, run_hash: str, code: str) -> str:
         return hmac.new(self.key, f"{run_hash}:{code}".encode(), hashlib.sha256).hexdigest()

@@ -23,6 +23,11 @@ from flask_babel import get_locale, gettext, ngettext
 log = logging.getLogger(__name__)
 
 
+def pause(seconds: float) -> None:
+    """Wait as long as a real send would have taken (tests replace this, not ``time.sleep``)."""
+    time.sleep(seconds)
+
+
 class DeliveryFailed(Exception):
     """The code could not be handed over; ``reason`` is for the operator (no code, no secret)."""
 
@@ -45,6 +50,10 @@ class CodeSender:
     def send(self, address: str, code: str, minutes: int) -> None:
         """Deliver ``code`` (valid ``minutes``) to ``address`` or raise :class:`DeliveryFailed`."""
         raise NotImplementedError
+
+    def notify(self, address: str, subject: str, text: str) -> None:
+        """Tell ``address`` that something changed on the account (a new password, a new
+        e-mail address); raises :class:`DeliveryFailed`. Senders that cannot (SMS) do nothing."""
 
 
 class SendTiming:
@@ -81,7 +90,7 @@ class SendTiming:
         if failing:
             raise DeliveryFailed("not sent: the sender has been failing (imitated)")
         if average:
-            time.sleep(average * (0.85 + secrets.randbelow(300) / 1000))
+            pause(average * (0.85 + secrets.randbelow(300) / 1000))
 
 
 def message_text(code: str, minutes: int) -> str:
@@ -101,6 +110,9 @@ class LogSender(CodeSender):
     def send(self, address: str, code: str, minutes: int) -> None:
         log.warning("otp_sender = log (development only): code %s for %s", code, address)
 
+    def notify(self, address: str, subject: str, text: str) -> None:
+        log.warning("otp_sender = log (development only): notice for %s: %s", address, subject)
+
 
 class SmtpSender(CodeSender):
     def __init__(self, host: str, port: int, security: str, username: str, password: str,
@@ -110,11 +122,17 @@ class SmtpSender(CodeSender):
         self.sender, self.timeout = sender, timeout
 
     def send(self, address: str, code: str, minutes: int) -> None:
+        self._deliver(address, gettext("Your sign-in code"), message_text(code, minutes))
+
+    def notify(self, address: str, subject: str, text: str) -> None:
+        self._deliver(address, subject, text)
+
+    def _deliver(self, address: str, subject: str, text: str) -> None:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = address
-        message["Subject"] = gettext("Your sign-in code")
-        message.set_content(message_text(code, minutes))
+        message["Subject"] = subject
+        message.set_content(text)
         if get_locale() is not None:  # after set_content, which replaces the Content-* headers
             message["Content-Language"] = str(get_locale()).replace("_", "-")
         try:
@@ -124,7 +142,7 @@ class SmtpSender(CodeSender):
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as error:
             reason = f"SMTP {self.host}:{self.port}: {type(error).__name__}: {error}"
-            log.warning("could not send a one-time code: %s", reason)
+            log.warning("could not send a message: %s", reason)
             raise DeliveryFailed(reason) from None
 
     def _connect(self) -> smtplib.SMTP:

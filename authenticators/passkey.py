@@ -46,11 +46,16 @@ from webauthn.helpers.structs import (
 )
 
 from authenticators.base import Authenticator, ceremony_json
-from models import PasskeyCredential, User, utcnow
+from models import PasskeyCredential, User, fast, utcnow
 from security.audit import record
 from settings.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def clock() -> float:
+    """Now, in seconds since the epoch: a ceremony's clock (tests move this, not ``time.time``)."""
+    return time.time()
 
 #: Where a run's context keeps the ceremony in progress.
 CONTEXT_KEY = "webauthn"
@@ -176,14 +181,11 @@ class PasskeyAuthenticator(Authenticator):
             parsed = parse_authentication_credential_json(ceremony_json(answer))
         except (WebAuthnException, ValueError, TypeError, KeyError) as error:
             raise PasskeyRefused("malformed") from error
-        credential = (
-            PasskeyCredential.select(PasskeyCredential, User).join(User)
-            .where(PasskeyCredential.credential_id == bytes_to_base64url(parsed.raw_id))
-            .first()
-        )
-        if credential is None:
+        credential = fast.get(PasskeyCredential, credential_id=bytes_to_base64url(parsed.raw_id))
+        user = fast.get(User, id=credential.user_id) if credential is not None else None
+        if credential is None or user is None:
             raise PasskeyRefused("unknown_credential")
-        user = credential.user
+        credential.user = user
         # A discoverable credential names its user; it must be the credential's owner.
         if parsed.response.user_handle is not None and parsed.response.user_handle != user_handle(user):
             raise PasskeyRefused("user_mismatch")
@@ -200,10 +202,10 @@ class PasskeyAuthenticator(Authenticator):
         check_counter(credential, verified.new_sign_count, "passkey")
         if user.status != "active":
             raise PasskeyRefused("user_disabled")
-        PasskeyCredential.update(
-            sign_count=verified.new_sign_count, last_used_at=utcnow(),
-            backed_up=verified.credential_backed_up,
-        ).where(PasskeyCredential.id == credential.id).execute()
+        fast.update(PasskeyCredential, {"sign_count": verified.new_sign_count,
+                                        "last_used_at": utcnow(),
+                                        "backed_up": verified.credential_backed_up},
+                    id=credential.id)
         # RFC 8176: a key proved by possession (hwk; swk for a synced, multi-device passkey),
         # a user-presence test (user: WebAuthn requires UP), and with user verification
         # (PIN or biometrics on the device) a second factor: mfa.
@@ -221,7 +223,7 @@ def pending_challenge(context: dict[str, Any], ceremony: str) -> bytes | None:
     """
     state = context.get(CONTEXT_KEY)
     if (isinstance(state, dict) and state.get("ceremony") == ceremony
-            and state.get("expires_at", 0) - time.time() > CEREMONY_TTL / 2):
+            and state.get("expires_at", 0) - clock() > CEREMONY_TTL / 2):
         return base64url_to_bytes(state["challenge"])
     return None
 
@@ -230,7 +232,7 @@ def time_left_ms(context: dict[str, Any], ceremony: str) -> int:
     """The options' ``timeout``: what is left of a pending challenge, else a whole ceremony."""
     state = context.get(CONTEXT_KEY)
     if pending_challenge(context, ceremony) is not None and isinstance(state, dict):
-        return int((state["expires_at"] - time.time()) * 1000)
+        return int((state["expires_at"] - clock()) * 1000)
     return CEREMONY_TTL * 1000
 
 
@@ -270,7 +272,7 @@ def begin_ceremony(context: dict[str, Any], ceremony: str, challenge: bytes) -> 
         return
     context[CONTEXT_KEY] = {
         "ceremony": ceremony, "challenge": bytes_to_base64url(challenge),
-        "expires_at": int(time.time()) + CEREMONY_TTL,
+        "expires_at": int(clock()) + CEREMONY_TTL,
     }
 
 
@@ -279,7 +281,7 @@ def take_ceremony(context: dict[str, Any], ceremony: str) -> bytes:
     state = context.pop(CONTEXT_KEY, None)
     if not isinstance(state, dict) or state.get("ceremony") != ceremony:
         raise PasskeyRefused("no_ceremony")
-    if state.get("expires_at", 0) < time.time():
+    if state.get("expires_at", 0) < clock():
         raise PasskeyRefused("expired")
     return base64url_to_bytes(state["challenge"])
 

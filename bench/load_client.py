@@ -3,8 +3,9 @@
 :class:`Load` runs the threads and records every sign-in; a benchmark says what one sign-in is.
 Here, for signin.py, :class:`CodeFlowLoad`: returning users walking Ferry's code flow. Each
 sign-in is a fresh browser (cookie jar), so single sign-on never short-cuts the password:
-``/authorize`` (PKCE, state, nonce) -> ``GET /login`` -> ``POST /login`` -> the code from the 303
--> ``POST /token`` with Basic auth, then the ID token's signature, iss, aud, nonce and sub.
+``/authorize`` (PKCE, state, nonce; it answers with the sign-in page) -> ``POST /login`` -> the
+code from the 303 -> ``POST /token`` with Basic auth, then the ID token's signature, iss, aud,
+nonce and sub.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from ferry_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Account
@@ -62,13 +63,12 @@ class Browser:
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         timeout = (5, 60)
-        response = self._expect(self.http.get(self.base + "/authorize", params={
+        page = self._expect(self.http.get(self.base + "/authorize", params={
             "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
             "scope": "openid email profile", "state": state, "nonce": nonce,
             "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
-        }, allow_redirects=False, timeout=timeout), 302, "GET /authorize")
-        login = urljoin(response.url, response.headers["Location"])
-        page = self._expect(self.http.get(login, timeout=timeout), 200, "GET /login")
+        }, allow_redirects=False, timeout=timeout), 200, "GET /authorize")  # the sign-in page
+        login = self.base + "/login"  # where its form posts
         form = {**hidden_fields(page.text), "identifier": account.email,
                 "password": account.password}
         response = self.http.post(login, data=form, allow_redirects=False, timeout=timeout)

@@ -147,13 +147,49 @@ def argon2_verifier(params: dict) -> Callable[[], object]:
 
 
 # -- Ferry -------------------------------------------------------------------------------------
-def throwaway_ferry(stack: ExitStack, prefix: str, **environ: str) -> tuple[Path, int, dict[str, str]]:
-    """A temporary instance folder (removed at the end), a free port, and Ferry's environment."""
+#: Where ``--database postgres`` makes its throw-away database (a server with trust auth, as
+#: the tests use); override with FERRY_BENCH_POSTGRES (an admin URL of that server).
+POSTGRES_ADMIN = os.environ.get("FERRY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def throwaway_ferry(stack: ExitStack, prefix: str, database: str = "sqlite",
+                    **environ: str) -> tuple[Path, int, dict[str, str]]:
+    """A temporary instance folder (removed at the end), a free port, and Ferry's environment;
+    ``database`` ``postgres``: a fresh PostgreSQL database, dropped at the end (SQLite in the
+    instance folder otherwise)."""
     instance = Path(tempfile.mkdtemp(prefix=prefix))
     stack.callback(shutil.rmtree, instance, ignore_errors=True)
     port = free_port()
+    if database == "postgres":
+        environ = {**environ, "FERRY_DATABASE_URL": _throwaway_postgres(stack, instance.name)}
     return instance, port, {"FERRY_CONFIG": str(write_config(instance, port)),
                             "FERRY_INSTANCE_PATH": str(instance), **environ}
+
+
+def _throwaway_postgres(stack: ExitStack, name: str) -> str:
+    import psycopg
+
+    database = "bench_" + "".join(c for c in name.lower() if c.isalnum())[-40:]
+    try:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{database}"')
+    except psycopg.Error as error:
+        raise SystemExit(f"--database postgres: no PostgreSQL at {POSTGRES_ADMIN} "
+                         f"({error})") from None
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    stack.callback(drop)
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+
+
+def worker_options(args: argparse.Namespace) -> list[str]:
+    """gunicorn's options for the worker class and threads the run asked for."""
+    if getattr(args, "worker_class", "sync") == "gthread":
+        return ["-k", "gthread", "--threads", str(args.worker_threads)]
+    return []
 
 
 def start_ferry(stack: ExitStack, environ: dict[str, str], port: int, workers: int, instance: Path,
@@ -252,9 +288,12 @@ def percentiles(seconds: list[float]) -> dict[str, float | None]:
 
 def run_setup(args: argparse.Namespace, cores: int) -> dict:
     """The ``setup`` figures both benchmarks record: options, machine, software, commit, date."""
-    return {"gunicorn_workers": args.workers, "client_threads": args.threads, "users": args.users,
+    return {"gunicorn_workers": args.workers, "worker_class": args.worker_class,
+            "worker_threads": args.worker_threads if args.worker_class == "gthread" else 1,
+            "client_threads": args.threads, "users": args.users,
             "warmup_s": args.warmup, "cores": cores, "python": platform.python_version(),
-            "database": "sqlite", "commit": _commit(), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "database": getattr(args, "database", "sqlite"), "commit": _commit(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def _commit() -> str | None:
@@ -307,15 +346,25 @@ def arguments(doc: str, users: str, json_name: str) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--users", type=int, default=40, help=f"{users} (default 40)")
+    parser.add_argument("--database", default="sqlite", choices=("sqlite", "postgres"),
+                        help="Ferry's database (default sqlite; postgres: a throw-away database "
+                        "on FERRY_BENCH_POSTGRES, default 127.0.0.1:5432)")
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
+                        help="gunicorn worker class (default sync; gthread keeps connections "
+                        "alive but measured no cheaper per sign-in here)")
+    parser.add_argument("--worker-threads", type=int, default=4,
+                        help="threads of each gthread worker (default 4)")
     parser.add_argument("--json", type=Path, default=RESULTS / json_name)
     return parser
 
 
 def run_and_report(args: argparse.Namespace, run: Callable[[argparse.Namespace, ExitStack], dict],
-         table: Callable[[dict], str]) -> int:
+         table: Callable[[dict], str],
+         setup_errors: tuple[type[Exception], ...] = ()) -> int:
     """Run a benchmark, cleaning up on Ctrl-C or SIGTERM; print its table, write its JSON.
 
-    The exit status is 1 if any sign-in failed, 130 if interrupted.
+    The exit status is 1 if any sign-in failed, 2 if one of ``setup_errors`` (a peer that
+    could not be set up) stopped it, 130 if interrupted.
     """
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     with ExitStack() as stack:
@@ -324,9 +373,13 @@ def run_and_report(args: argparse.Namespace, run: Callable[[argparse.Namespace, 
         except KeyboardInterrupt:
             progress("interrupted; stopping Ferry and cleaning up")
             return 130
+        except setup_errors as error:
+            print(f"[bench] FAILED: {error}", file=sys.stderr)
+            return 2
     print(table(result))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     progress(f"figures written to {args.json}")
-    return 1 if result["ferry"]["failures"] else 0
+    peer = result.get("peer")
+    return 1 if result["ferry"]["failures"] or (peer and peer["failures"]) else 0
 

@@ -60,6 +60,7 @@ from measure import (
     start_ferry,
     throwaway_ferry,
     windows,
+    worker_options,
 )
 
 JOURNEY = "passkey-sign-in"
@@ -235,7 +236,8 @@ def password_bench(path: Path) -> dict | None:
 
 
 def run(args: argparse.Namespace, stack: ExitStack) -> dict:
-    instance, port, environ = throwaway_ferry(stack, "ferry-bench-passkey-", FERRY_DEFAULT_JOURNEY=JOURNEY)
+    instance, port, environ = throwaway_ferry(stack, "ferry-bench-passkey-", args.database,
+                                              FERRY_DEFAULT_JOURNEY=JOURNEY)
     progress(f"instance {instance}; creating {args.users} users with a passkey each")
     passkeys, argon2_settings, webauthn = create_passkey_users(environ, args.users)
     progress(f"WebAuthn {webauthn}")
@@ -252,7 +254,8 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict:
     ferry = start_ferry(
         stack, environ, port, args.workers, instance,
         keep={"passkey-gunicorn.log": instance / "gunicorn.log", "passkey-access.log": access_log},
-        options=["--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT])
+        options=[*worker_options(args), "--access-logfile", str(access_log),
+                 "--access-logformat", ACCESS_FORMAT])
     load = PasskeyLoad(ferry.base, passkeys, args.threads)
     stack.callback(load.stop.set)
     measured = measure_ferry(ferry, load, args.warmup, args.seconds,

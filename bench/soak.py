@@ -162,10 +162,10 @@ class Traffic:
             return self.sign_in(*self._someone())
 
     def _login_page(self, http: requests.Session, **authorize: str) -> requests.Response:
-        response = self.call(http, "GET", "/authorize", (302,), "GET /authorize", params={
-            "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
-            "scope": "openid email profile offline_access", **authorize})
-        return self.call(http, "GET", response.headers["Location"], (200,), "GET /login")
+        return self.call(http, "GET", "/authorize", (200,), "GET /authorize (the sign-in page)",
+                         params={"response_type": "code", "client_id": CLIENT_ID,
+                                 "redirect_uri": REDIRECT_URI,
+                                 "scope": "openid email profile offline_access", **authorize})
 
     def sign_in(self, email: str, password: str, first: bool = False) -> dict:
         """The code flow in a fresh browser, the passkey offer declined; the tokens. A first one
@@ -177,9 +177,10 @@ class Traffic:
                                      code_challenge=challenge.rstrip(b"=").decode(),
                                      code_challenge_method="S256", **({"prompt": "consent"} if first else {}))
             form = {**hidden_fields(login.text), "identifier": email, "password": password}
-            response = self.call(http, "POST", login.url, (200, 303), "POST /login", data=form)
+            login_url = self.base + "/login"  # where the page's form posts
+            response = self.call(http, "POST", login_url, (200, 303), "POST /login", data=form)
             if response.status_code == 200 and 'name="skip"' in response.text:  # "Not now"
-                response = self.call(http, "POST", login.url, (303,), "POST /login (offer)",
+                response = self.call(http, "POST", login_url, (303,), "POST /login (offer)",
                                      data={**hidden_fields(response.text), "skip": "1"})
             if response.status_code != 303:
                 self._fail("POST /login -> a page instead of the app", response.text)

@@ -1,4 +1,5 @@
-"""The signed-in user's own page (passkeys, device PINs, apps they allowed), and signing out."""
+"""The signed-in user's own page (password and e-mail address, passkeys, device PINs, apps they
+allowed), and signing out."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ def home():
         passkeys=credentials.passkeys(user) if user else [], rename_form=RenameForm(),
         pins=credentials.pins(user) if user else [],
         consents=consent.grants(user) if user else [],
+        has_password=bool(user and credentials.has_password(user)),
+        changes=[name for name in ACCOUNT_JOURNEYS if name in engine().journeys],
+        forgot_password="forgot-password" in engine().journeys,
     )
 
 
@@ -87,6 +91,22 @@ def add_passkey():
     if not SignOutForm().validate_on_submit():  # the CSRF token only
         abort(400)
     session["run"] = engine().start("add-passkey")
+    return redirect(url_for("journey.page"), code=303)
+
+
+#: Journeys the account page starts for the signed-in user, by button.
+ACCOUNT_JOURNEYS = ("change-password", "change-email")
+
+
+@bp.post("/change/<name>")
+def change(name: str):
+    """Start ``change-password`` or ``change-email`` (each asks for a fresh proof first)."""
+    _signed_in_user()
+    if name not in ACCOUNT_JOURNEYS or name not in engine().journeys:
+        abort(404)
+    if not SignOutForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    session["run"] = engine().start(name)
     return redirect(url_for("journey.page"), code=303)
 
 

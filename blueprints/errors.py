@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import peewee
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import BadHost, HTTPException
@@ -44,6 +44,10 @@ def init_app(app: Flask) -> None:
             response.status_code = 503
             response.headers["Cache-Control"] = "no-store"
         else:
+            # The page must not touch the database again: Flask-Login's template context asks
+            # who is signed in, which would look the session up and fail the same way.
+            g.ferry_session = None
+            g._login_user = None
             response = app.make_response((render_template("errors/unavailable.html"), 503))
         response.headers["Retry-After"] = str(RETRY_AFTER)
         return response

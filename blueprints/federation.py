@@ -18,8 +18,6 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 import connectors
 from connectors import RedirectConnector
-from connectors.oidc import OidcConnector
-from connectors.saml import SamlConnector
 from journeys import engine, resume
 from journeys.errors import RunMissing, StaleRun
 from security import csrf, limiter, origin_of
@@ -103,7 +101,7 @@ def destinations(names: Iterable[str]) -> list[str]:
     for name in sorted(names):
         connector = found.get(name)
         if isinstance(connector, RedirectConnector):
-            urls.extend(url for url in (_learned.get(connector), _expected(connector)) if url)
+            urls.extend(url for url in (_learned.get(connector), connector.destination()) if url)
     return urls
 
 
@@ -113,16 +111,3 @@ def learn(connector: str, url: str) -> None:
     origin = origin_of(url)
     if isinstance(found, RedirectConnector) and origin is not None:
         _learned[found] = origin
-
-
-def _expected(connector: RedirectConnector) -> str | None:
-    if isinstance(connector, OidcConnector):
-        return connector.issuer
-    if isinstance(connector, SamlConnector):
-        settings = connector.settings
-        if settings.idp_sso_url:
-            return settings.idp_sso_url
-        if not settings.idp_metadata_url:
-            return connector.idp.current().sso_url  # inline metadata: parsed at start-up
-        return settings.idp_metadata_url
-    return None

@@ -31,7 +31,7 @@ from journeys import JourneyEngine, engine
 from journeys.errors import JourneyBroken, RunMissing, StaleRun
 from journeys.results import Redirect, Render, Result
 from journeys.run import Run
-from models import OAuthClient
+from provider import clients
 from security import allow_form_action, limiter
 from users import sessions
 
@@ -58,11 +58,26 @@ def page():
         # Someone opened Ferry directly: sign in to Ferry itself (the account page).
         session["run"] = journeys.start(current_app.config["DEFAULT_JOURNEY"])
         run = journeys.load(session["run"])
+    if request.method == "POST":
+        return _step(journeys, run, lambda: journeys.submit(run, request.form, answer=answer), answer)
+    return _step(journeys, run, lambda: journeys.show(run, answer=answer), answer)
+
+
+def first_page(token: str):
+    """The first page of the run ``token`` just started, as the answer of the request that
+    started it (``/authorize``): one round trip fewer than a redirect to ``/login``. Its form
+    posts to ``/login``, where the journey goes on; a reload asks ``/authorize`` again, which
+    starts afresh."""
+    journeys = engine()
+    run = journeys.load(token)
+    return _step(journeys, run, lambda: journeys.show(run))
+
+
+def _step(journeys: JourneyEngine, run: Run, act, answer: str | None = None):
+    """Answer with what ``act`` (showing or submitting ``run``'s step) returns; a run another
+    request moved on meanwhile, or a broken journey, gets its own answer."""
     try:
-        if request.method == "POST":
-            result = journeys.submit(run, request.form, answer=answer)
-        else:
-            result = journeys.show(run, answer=answer)
+        result = act()
     except StaleRun:
         return _after_a_lost_race(journeys, run, answer)
     except JourneyBroken:
@@ -139,8 +154,8 @@ def _hold(run: Run, result: Result) -> None:
 def _allow_form_targets(run: Run) -> None:
     """Let this page's form lead to the app (after the sign-in) and to the journey's IdPs."""
     if run.client_id:
-        app = OAuthClient.get_or_none(OAuthClient.client_id == run.client_id)
-        for uri in app.redirect_uris if app else []:
+        app = clients.find(run.client_id)
+        for uri in app.row.redirect_uris if app else []:
             allow_form_action(uri)
     for url in federation.destinations(engine().redirect_connectors(run.journey)):
         allow_form_action(url)

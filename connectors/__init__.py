@@ -1,4 +1,6 @@
-"""Connectors: how Ferry talks to legacy IDPs. One module per type, one class per module.
+"""Connectors: how Ferry talks to legacy IDPs. One module per type, one class per module; a type
+made of several modules is a folder (``connectors/saml/``: the connector in ``__init__.py``, its
+settings, claims and response parsing beside it).
 
 Configuration enables *instances*: ``[connectors.corp-okta]`` with ``type = "okta"`` is one
 instance of :class:`connectors.okta.OktaConnector`. Instances are built and validated at start.

@@ -20,78 +20,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from connectors.bulkhead import DEFAULT_CONCURRENT_CALLS
-from connectors.deadline import DEFAULT_DEADLINE
+from connectors.common_settings import ConnectorSettings
+from connectors.errors import (  # noqa: F401 - re-exported: the family's errors live there
+    AccountBlocked,
+    CodeThrottled,
+    ConnectorError,
+    FederationRejected,
+    InvalidCredentials,
+    LegacyUnavailable,
+    MfaRequired,
+    UserNotFound,
+)
 from connectors.guard import CallGuard, valid_rate_limit
 from connectors.http_transport import ca_file_problem
+from connectors.listing import ListedPage, ListedUser, UserListing  # noqa: F401 - re-exported
 from plugins import Registry, register_subclass
 from settings.errors import ConfigError, pydantic_problems
-from users.mapping import DEFAULT_MAPPING, validate_mapping
+from users.mapping import validate_mapping
 
 log = logging.getLogger(__name__)
-
-
-class ConnectorError(Exception):
-    """Base of every error a connector raises."""
-
-
-class InvalidCredentials(ConnectorError):
-    """The legacy IDP refused the identifier and secret."""
-
-
-class UserNotFound(InvalidCredentials):
-    """The legacy IDP knows no such user (only raised by connectors that can tell).
-
-    A journey may try the next legacy source on it; users still see the same words as for a
-    wrong password, so nothing is enumerated.
-    """
-
-
-class AccountBlocked(ConnectorError):
-    """The password may be right, but the legacy account cannot sign in.
-
-    ``reason``: ``locked``, ``disabled``, ``password_expired`` or ``password_change_required``.
-    """
-
-    REASONS = ("locked", "disabled", "password_expired", "password_change_required")
-
-    def __init__(self, reason: str) -> None:
-        if reason not in self.REASONS:
-            raise ValueError(f"unknown reason {reason!r}")
-        super().__init__(reason)
-        self.reason = reason
-
-
-class MfaRequired(ConnectorError):
-    """The legacy IDP wants a second factor before it vouches for the user.
-
-    ``state`` is what :meth:`PasswordConnector.complete_mfa` needs to finish (a state token, an
-    MFA token, a session...): JSON-serialisable, short-lived, kept in the journey run.
-    ``factor`` names what the user must type (``totp``, ``sms``, ``email``).
-    """
-
-    def __init__(self, state: dict[str, Any], factor: str = "totp") -> None:
-        super().__init__(factor)
-        self.state = state
-        self.factor = factor
-
-
-class LegacyUnavailable(ConnectorError):
-    """The legacy IDP is unreachable, broken, or misconfigured; ``reason`` is for operators.
-
-    ``outage=False`` marks an answer that means "this user cannot migrate this way" (Entra
-    demanding MFA over ROPC, an expired MFA challenge): the user is told to try later, but the
-    circuit breaker does not count it, so a few such users cannot shut the door for everyone.
-    """
-
-    def __init__(self, reason: str, outage: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.outage = outage
 
 
 @dataclass(frozen=True)
@@ -110,47 +61,9 @@ class ExternalIdentity:
         return cls(data["connector"], data["subject"], dict(data.get("claims") or {}))
 
 
-class ConnectorSettings(BaseModel):
-    """Settings every connector instance accepts; a type adds its own fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str
-    display_name: str | None = Field(None, description="Name shown to users and operators.")
-    mapping: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_MAPPING),
-        description="Local attribute -> legacy claim path (see users.mapping).",
-    )
-    connect_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
-    read_timeout: float | None = Field(None, gt=0, description="Seconds; default from [ferry].")
-    deadline: float = Field(DEFAULT_DEADLINE, gt=0, le=25, description="Seconds one call to "
-                            "this IDP may take in all (connect, TLS, every read), below 30.")
-    max_response_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024,
-                                    description="Largest answer read from this IDP.")
-    max_concurrent_calls: int = Field(DEFAULT_CONCURRENT_CALLS, ge=1, le=256, description="Calls "
-                                      "to this IDP at once per process; beyond: unavailable.")
-    ca_file: str | None = Field(None, description="PEM CA certificate(s) or self-signed "
-                                "certificate to trust for TLS to this IDP.")
-    breaker_failures: int = Field(
-        5, ge=1, description="Consecutive unavailable answers that open the circuit breaker."
-    )
-    breaker_reset: float = Field(
-        30.0, gt=0, description="Seconds an open breaker answers at once before one trial call."
-    )
-    rate_limit: str | None = Field(
-        None, description='Most calls Ferry makes to this IDP, e.g. "20 per second" (shared '
-        "across servers through ratelimit_storage_uri).",
-    )
-    send_identifier: Literal["normalised", "as_typed"] = Field(
-        "normalised",
-        description="What the legacy IDP receives: the normalised identifier (trimmed, "
-        "lower-case) or, for a legacy store that compares case-sensitively, what the user typed "
-        "(trimmed).",
-    )
-
-
-class Connector:
-    """A configured legacy IDP. Subclasses set ``type`` and ``Settings``.
+class Connector(UserListing):
+    """A configured legacy IDP. Subclasses set ``type`` and ``Settings`` (listing users:
+    :mod:`connectors.listing`).
 
     Example::
 
@@ -180,7 +93,10 @@ class Connector:
         self.guard = CallGuard(
             name, settings.breaker_failures, settings.breaker_reset, settings.rate_limit,
             config.get("RATELIMIT_STORAGE_URI", "memory://"), settings.deadline,
-            settings.max_concurrent_calls)
+            settings.max_concurrent_calls, enabled=settings.enabled,
+            closed=settings.migration == "closed")
+        if settings.migration == "closed" and isinstance(self, PasswordConnector):
+            self.supports_lookup = True  # type: ignore[misc]  # the roster answers (see find)
 
     @classmethod
     def from_table(cls, name: str, table: dict[str, Any], config: Any) -> Connector:
@@ -236,6 +152,12 @@ class PasswordConnector(Connector):
         return self.guard.call(self.complete_mfa, state, code)
 
     def find(self, identifier: str) -> ExternalIdentity | None:
+        """The legacy profile of ``identifier`` (guarded), or None; once the connector is
+        ``closed``, the roster's record of it instead (the legacy IDP is never called)."""
+        if self.settings.migration == "closed":
+            from lifecycle.roster import closed_identity
+
+            return closed_identity(self.name, identifier)
         return self.guard.call(self.lookup, identifier)
 
     def complete_mfa(self, state: dict[str, Any], code: str) -> ExternalIdentity:
@@ -263,10 +185,6 @@ class PasswordConnector(Connector):
         normalised. Never log ``password``.
         """
         raise NotImplementedError
-
-
-class CodeThrottled(ConnectorError):
-    """The legacy IDP refuses more codes or code guesses for this identifier for now."""
 
 
 class PasswordlessConnector(Connector):
@@ -370,6 +288,14 @@ class RedirectConnector(Connector):
         """
         raise NotImplementedError
 
+    def destination(self) -> str | None:
+        """Where :meth:`start` sends the browser, when known before the first sign-in (the
+        sign-in page's CSP ``form-action`` must allow it); None: learnt from the first one.
+
+        Example: ``return self.settings.dialog_url``.
+        """
+        return None
+
     def reference_from(self, params: dict[str, str]) -> str | None:
         """Where the answer carries the reference back (OIDC ``state``; SAML overrides)."""
         return params.get("state")
@@ -384,12 +310,3 @@ class RedirectConnector(Connector):
     def finish(self, params: dict[str, str], state: dict[str, Any],
                callback_url: str) -> ExternalIdentity:
         return self.guard.call(self.complete, params, state, callback_url)
-
-
-class FederationRejected(ConnectorError):
-    """An answer from a redirect IdP that must not be trusted; ``reason`` is for the audit log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-

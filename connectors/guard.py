@@ -23,6 +23,7 @@ anything else (an identity, a wrong password, an MFA challenge) is an answer and
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from limits.strategies import MovingWindowRateLimiter
 from connectors import deadline as deadlines
 from connectors.breaker import BreakerState, Policy, make_breaker
 from connectors.bulkhead import DEFAULT_CONCURRENT_CALLS, Bulkhead, BulkheadFull
+from connectors.errors import LegacyUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +52,27 @@ def valid_rate_limit(text: str) -> bool:
     return True
 
 
+#: Called after every guarded call as ``observer(connector, operation, outcome, seconds)``, with
+#: ``outcome`` one of ``answer``, ``unavailable`` (an outage) or ``refused`` (Ferry did not call).
+#: The lifecycle's latency record and the Prometheus metrics register here; an observer that
+#: raises is logged and never fails the call.
+OBSERVERS: list[Callable[[str, str, str, float], None]] = []
+
+
+def observe(observer: Callable[[str, str, str, float], None]) -> None:
+    """Register ``observer`` for every guarded call of every connector (once)."""
+    if observer not in OBSERVERS:
+        OBSERVERS.append(observer)
+
+
+def _tell(connector: str, operation: str, outcome: str, seconds: float) -> None:
+    for observer in OBSERVERS:
+        try:
+            observer(connector, operation, outcome, seconds)
+        except Exception:  # noqa: BLE001 - a metric must never fail a sign-in
+            log.exception("observer %r of legacy calls failed", observer)
+
+
 class _NotCalled(Exception):
     """The call was refused before it reached the legacy IDP (no slot, rate limit)."""
 
@@ -59,8 +82,11 @@ class CallGuard:
 
     def __init__(self, name: str, failures: int, reset: float, rate_limit: str | None,
                  storage_uri: str, deadline: float = deadlines.DEFAULT_DEADLINE,
-                 max_concurrent_calls: int = DEFAULT_CONCURRENT_CALLS) -> None:
+                 max_concurrent_calls: int = DEFAULT_CONCURRENT_CALLS, enabled: bool = True,
+                 closed: bool = False) -> None:
         self.name = name
+        self.enabled = enabled
+        self.closed = closed  # migration = "closed": the legacy IDP is switched off, never called
         self.deadline = deadline
         self.breaker = make_breaker(name, Policy(failures, reset, deadline + PROBE_SLACK),
                                     storage_uri)
@@ -78,8 +104,23 @@ class CallGuard:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` under the deadline, the breaker, the bulkhead and the rate limit."""
-        from connectors.base import LegacyUnavailable
+        operation = getattr(function, "__name__", "call")
+        started = time.perf_counter()
+        outcome = "answer"
+        try:
+            return self._call(function, *args)
+        except BaseException as error:
+            outcome = _outcome_of(error)
+            raise
+        finally:
+            _tell(self.name, operation, outcome, time.perf_counter() - started)
 
+    def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if not self.enabled:
+            raise LegacyUnavailable(f"connector {self.name} is disabled by an operator", outage=False)
+        if self.closed:
+            raise LegacyUnavailable(f"connector {self.name} is closed (migration = \"closed\")",
+                                    outage=False)
         with deadlines.within(self.deadline) as deadline:
             admission = self.breaker.admit()
             if admission is None:
@@ -125,3 +166,9 @@ class CallGuard:
         if not allowed:
             raise _NotCalled(f"Ferry's own call limit for {self.name} ({self._rate}) reached")
 
+
+
+def _outcome_of(error: BaseException) -> str:
+    if isinstance(error, LegacyUnavailable):
+        return "unavailable" if error.outage else "refused"
+    return "answer"  # a wrong password, an MFA challenge: the IDP answered

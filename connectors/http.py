@@ -26,7 +26,8 @@ from typing import Any
 import requests
 
 from connectors import deadline as deadlines
-from connectors.base import ConnectorSettings, LegacyUnavailable
+from connectors.common_settings import ConnectorSettings
+from connectors.errors import LegacyUnavailable
 from connectors.http_transport import DeadlineAdapter, tls_context
 
 log = logging.getLogger(__name__)

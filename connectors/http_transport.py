@@ -109,6 +109,17 @@ _public: ssl.SSLContext | None = None
 _public_lock = threading.Lock()
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine (``localhost`` or a loopback address): the only place
+    a connector's plain-http address is accepted."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
     """Verification against ``ca_file`` alone, or certifi's CAs; sockets that keep deadlines.
 

@@ -69,7 +69,6 @@ Outcomes:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from typing import Any, Literal
@@ -88,6 +87,7 @@ from connectors.base import (
     UserNotFound,
 )
 from connectors.http import LegacyHttp
+from connectors.http_transport import is_loopback
 from connectors.ropc import RopcConnector, RopcSettings
 
 log = logging.getLogger(__name__)
@@ -111,15 +111,6 @@ VERIFY_PATH = re.compile(r"/api/v1/authn/factors/[A-Za-z0-9_-]+/verify")
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class OktaSettings(ConnectorSettings):
     org_url: str = Field(description="The Okta org, e.g. https://acme.okta.com.")
     mode: Literal["authn", "ropc"] = "authn"
@@ -136,7 +127,7 @@ class OktaSettings(ConnectorSettings):
         host = parts.hostname or ""
         if parts.scheme not in DEFAULT_PORTS or not host:
             raise ValueError("must be an https URL like https://acme.okta.com")
-        if parts.scheme == "http" and not _is_loopback(host):
+        if parts.scheme == "http" and not is_loopback(host):
             raise ValueError("must use https (http is accepted only for loopback test servers)")
         if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
             raise ValueError("must be the org URL alone, like https://acme.okta.com (no path)")

@@ -30,6 +30,16 @@ exactly what the user typed.
 "not_found"}`` or ``423`` as above. Used by journeys that prove who the user is another way (a
 one-time code to the legacy e-mail address).
 
+``GET {list_url}?limit=N`` then ``GET {list_url}?limit=N&cursor=C`` (optional, for ``ferry
+roster pull``): ``200`` ``{"users": [{"subject": "1042", "claims": {...}, "last_signin_at":
+"2024-05-01T09:30:00Z"}, ...], "next": "C"}``. Each user is shaped like the answer to
+``/verify`` (``last_signin_at``, ISO 8601, is optional: the user's last sign-in at the legacy
+side); ``next`` is an opaque cursor for the following page, ``null`` or absent after the last;
+``limit`` is a hint (answer fewer if you like). Never put a password hash in ``claims``. A user
+without a usable ``subject`` or with ``claims`` that is not an object is left out and logged;
+any other answer is *unavailable*, and ``ferry roster pull`` stops at that page and resumes
+there the next time.
+
 Fields not listed here are ignored. Anything else (another status, a 401 or 404 without its
 ``error``, a body that is not a JSON object, a 200 without ``subject``, ``claims`` that is not
 an object, a timeout, a TLS failure) means *legacy unavailable*: the user sees "try again
@@ -64,7 +74,8 @@ the user up, then checks the password:
 
 Settings (``[connectors.<name>]``, ``type = "rest"``): ``base_url``; ``protocol`` (``ferry`` or
 ``keycloak-user-migration``); ``bearer_token`` or ``basic_username`` + ``basic_password`` (use
-``"env:NAME"``); ``headers`` (more request headers, e.g. an API key); ``verify_with_id``
+``"env:NAME"``); ``headers`` (more request headers, e.g. an API key); ``list_url`` (the
+listing above, ``ferry`` protocol only; the same credentials are sent); ``verify_with_id``
 (``keycloak-user-migration`` only); and ``mapping``, ``display_name``, timeouts, breaker,
 ``rate_limit``, ``send_identifier`` as every connector. Nothing secret is logged: not the
 password, the token, the basic password or the header values.
@@ -73,8 +84,9 @@ password, the token, the basic password or the header values.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 from pydantic import Field, field_validator, model_validator
@@ -89,6 +101,7 @@ from connectors.base import (
     UserNotFound,
 )
 from connectors.http import LegacyHttp, parse_json
+from connectors.listing import ListedPage, ListedUser
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +121,13 @@ class RestSettings(ConnectorSettings):
     basic_password: str | None = Field(None, min_length=1)
     headers: dict[str, str] = Field(default_factory=dict)
     verify_with_id: bool = False
+    list_url: str | None = None
 
-    @field_validator("base_url")
+    @field_validator("base_url", "list_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
@@ -127,6 +143,8 @@ class RestSettings(ConnectorSettings):
             raise ValueError("an Authorization header in `headers` would replace bearer/basic")
         if self.verify_with_id and self.protocol != "keycloak-user-migration":
             raise ValueError('verify_with_id is only used with protocol = "keycloak-user-migration"')
+        if self.list_url and self.protocol != "ferry":
+            raise ValueError('list_url is only used with protocol = "ferry"')
         return self
 
 
@@ -173,6 +191,37 @@ class RestConnector(PasswordConnector):
         if response.status_code == 404 and error == "not_found":
             return None
         raise self._contract_error(response, error)
+
+    # -- listing users (ferry roster pull) ----------------------------------------------------
+    def cannot_list(self) -> str | None:
+        return None if self.settings.list_url else "set list_url (see connectors/rest.py)"
+
+    def list_page(self, cursor: str | None, size: int) -> ListedPage:
+        params = {"limit": str(size), **({"cursor": cursor} if cursor is not None else {})}
+        url = self.settings.list_url or ""
+        response = self.http.request("GET", f"{url}{'&' if '?' in url else '?'}{urlencode(params)}")
+        if response.status_code != 200:
+            hint = (": Ferry's bearer_token or basic credentials were refused"
+                    if response.status_code in (401, 403) else "")
+            raise self.unavailable(f"{url} answered {response.status_code} to the listing{hint}")
+        body = self.http.json(response)
+        users, following = body.get("users"), body.get("next")
+        if not isinstance(users, list) or not (following is None or isinstance(following, str)):
+            raise self.unavailable(f"{url} answered without a 'users' list and a 'next' cursor "
+                                   "(text or null)")
+        listed = [user for user in map(self._listed, users) if user is not None]
+        return ListedPage(listed, following or None)
+
+    def _listed(self, user: Any) -> ListedUser | None:
+        subject = user.get("subject") if isinstance(user, dict) else None
+        claims = user.get("claims", {}) if isinstance(user, dict) else None
+        if (isinstance(subject, bool) or not isinstance(subject, str | int) or not str(subject).strip()
+                or not isinstance(claims, dict)):
+            log.warning("connector %s: the listing holds a user without a usable subject or "
+                        "claims; not listed", self.name)
+            return None
+        return ListedUser.from_claims(str(subject), claims, self.mapping,
+                                      last_signin_at=_instant(user.get("last_signin_at")))
 
     # -- the Ferry contract -----------------------------------------------------------------
     def _contract_identity(self, response: requests.Response) -> ExternalIdentity:
@@ -292,3 +341,13 @@ class RestConnector(PasswordConnector):
         problem = "has no" if value is None else "has an unreadable"
         raise self.unavailable(f"the user JSON {problem} {key!r} (true or false)")
 
+
+def _instant(value: Any) -> datetime | None:
+    """An ISO 8601 instant of the listing, in UTC (naive, as the database keeps it), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -13,6 +13,10 @@ Settings (environment, or ``test_config`` keys of the same name):
   redirect URIs registered at Ferry are built from it, so keep it and Ferry's config in step.
 - ``FERRY_DISCOVERY`` (``test_config`` only): a ready discovery document used instead of fetching
   one, so tests can run without a Ferry.
+- ``DEMO_MAILBOX``: the Maildir folder of the demo's SMTP sink (``demo.run`` sets it). With it,
+  ``/mailbox`` is the "Demo mailbox" page: the messages Ferry sent, newest first, codes
+  highlighted (see :mod:`demo.mail_sink`). Without it there is no such page: the mailbox belongs
+  to the demo, never to Ferry or a real deployment.
 
 Run it with ``python -m flask --app demo.client_app:create_app run --port 5002``.
 """
@@ -33,6 +37,8 @@ from flask import Flask, current_app, redirect, render_template, request, sessio
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
+
+from demo.mail_sink import Mailbox
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +63,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         FERRY_CLIENT_ID="demo-app",
         FERRY_CLIENT_SECRET="demo-app-secret-1865",
         FERRY_DISCOVERY=None,
+        DEMO_MAILBOX=os.environ.get("DEMO_MAILBOX") or None,
     )
     if test_config:
         app.config.from_mapping(test_config)
     for key in ("FERRY_URL", "DEMO_APP_URL"):
         app.config[key] = app.config[key].rstrip("/")
 
+    app.context_processor(lambda: {"has_mailbox": bool(app.config["DEMO_MAILBOX"])})
     CSRFProtect(app)
     _register_ferry(app)
     app.add_template_filter(_show_claim, "claim")
@@ -100,11 +108,22 @@ def _ferry() -> Any:
 def _register_views(app: Flask) -> None:
     @app.get("/")
     def home() -> str:
+        """The start page: a Sign in button, or the claims of the ID token."""
         claims = session.get("claims")
         return render_template("demo_app/home.html", claims=_ordered(claims) if claims else None)
 
+    @app.get("/mailbox")
+    def mailbox() -> str | tuple[str, int]:
+        """The Demo mailbox: the mail Ferry sent to the demo's SMTP sink, newest first."""
+        folder = current_app.config["DEMO_MAILBOX"]
+        if not folder:
+            return render_template("demo_app/mailbox.html", letters=None), 404
+        letters = Mailbox(folder).letters()
+        return render_template("demo_app/mailbox.html", letters=letters, folder=folder)
+
     @app.get("/login")
     def login() -> Response | tuple[str, int]:
+        """Send the browser to Ferry's authorization endpoint (PKCE, state, nonce)."""
         app_url = current_app.config["DEMO_APP_URL"]
         # The state and PKCE verifier live in this app's cookie, which the browser keeps per
         # host name: start on the same host that Ferry will send the browser back to.
@@ -119,6 +138,7 @@ def _register_views(app: Flask) -> None:
 
     @app.get("/callback")
     def callback() -> Response | tuple[str, int]:
+        """Exchange the code Ferry sent back for tokens and keep the ID token's claims."""
         try:
             token = _ferry().authorize_access_token()
         except OAuthError as exc:
@@ -143,6 +163,7 @@ def _register_views(app: Flask) -> None:
 
     @app.post("/logout")
     def logout() -> Response | tuple[str, int]:
+        """Forget the user here and end the session at Ferry (RP-initiated logout)."""
         id_token = session.get("id_token")
         session.clear()
         if not id_token:
@@ -166,6 +187,7 @@ def _register_views(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError) -> tuple[str, int]:
+        """A form posted without its CSRF token: a page that says so."""
         return _problem("csrf_failed", f"{exc.description} Reload the page and try again.", 400)
 
 

@@ -5,13 +5,21 @@ It is a small but honest OAuth 2.0 server built from authlib's server parts:
 - ``POST /oauth/token`` with the resource owner password credentials grant (RFC 6749, 4.3).
   The client authenticates with HTTP Basic or ``client_secret_post``. A wrong password and an
   unknown user get the same ``invalid_grant`` answer (and cost the same argon2 work), so the
-  endpoint does not tell which e-mail addresses exist.
-- ``GET /userinfo`` with a Bearer access token (RFC 6750), answering OpenID-style claims.
-- ``GET /`` an HTML page listing the demo users and how often this IDP checked each password,
-  so a newcomer sees that a migrated user no longer reaches it.
+  endpoint does not tell which e-mail addresses exist. The same endpoint gives the client a
+  token of its own with the client-credentials grant (RFC 6749, 4.4): scope ``users.read``,
+  the only scope that grant gets and one a user's token never gets.
+- ``GET /userinfo`` with a user's Bearer access token (RFC 6750), answering OpenID-style claims,
+  ``email_verified`` included.
+- ``GET /api/users?email=...`` with the client's ``users.read`` token: the user search Ferry's
+  ``lookup_url`` calls to send a one-time code to someone who has not migrated yet. It answers
+  the user's claims (the userinfo claims, same ``sub``) as a JSON object, or ``404``
+  ``{"error": "not_found"}``; a token without the scope gets ``403 insufficient_scope``.
+- ``GET /`` an HTML page listing the demo users and how often this IDP checked each password
+  (and looked each one up), so a newcomer sees that a migrated user no longer reaches it.
 
-Users, clients and tokens live in memory; the password hashes are computed at start. Run it with
-``python -m flask --app demo.legacy_idp:create_app run --port 5001`` (``demo.run`` does that).
+Users, clients and tokens live in memory (:mod:`demo.legacy_store`); the password hashes are
+computed at start. Run it with ``python -m flask --app demo.legacy_idp:create_app run --port
+5001`` (``demo.run`` does that).
 
 authlib quirk worth knowing: its password grant answers ``invalid_request`` when
 ``authenticate_user`` returns ``None``; RFC 6749 (5.2) wants ``invalid_grant`` for bad resource
@@ -20,209 +28,43 @@ owner credentials, so :meth:`DemoPasswordGrant.authenticate_user` raises that it
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import secrets
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector, current_token
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, MissingAuthorizationError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidScopeError,
+    MissingAuthorizationError,
+)
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import Flask, Response, abort, current_app, jsonify, render_template
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 
-logger = logging.getLogger(__name__)
-
-#: The demo users: (e-mail, password, given name, family name). Plain passwords on purpose:
-#: the launcher prints them and the home page lists them. Hashes are made at start.
-DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
-    ("alice@example.com", "wonderland-1865", "Alice", "Liddell"),
-    ("bob@example.com", "builder-1999", "Bob", "Builder"),
-    ("carol@example.com", "carol-singer-42", "Carol", "King"),
+from demo.legacy_store import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEMO_USERS,
+    LOOKUP_SCOPE,
+    SUPPORTED_SCOPES,
+    TOKEN_ENDPOINT_AUTH_METHODS,
+    TOKEN_LIFETIME,
+    IssuedToken,
+    LegacyStore,
+    LegacyUser,
+    normalise_username,
 )
 
-DEFAULT_CLIENT_ID = "ferry"
-DEFAULT_CLIENT_SECRET = "demo-legacy-secret"
-SUPPORTED_SCOPES = ("openid", "email", "profile")
-TOKEN_LIFETIME = 3600
+# What other modules (bench/soak.py, the tests) import from here.
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEMO_USERS", "LOOKUP_SCOPE", "LegacyStore",
+           "LegacyUser", "create_app", "normalise_username"]
 
-
-def normalise_username(username: str) -> str:
-    """The one rule for turning what someone typed into a lookup key: trim, then lower-case."""
-    return username.strip().lower()
-
-
-@dataclass
-class LegacyUser:
-    """A user of the legacy IDP, with the claims its userinfo endpoint answers."""
-
-    sub: str
-    email: str
-    given_name: str
-    family_name: str
-    password_hash: str
-    email_verified: bool = True
-    password_checks: int = 0
-    last_checked: float | None = None
-
-    def get_user_id(self) -> str:
-        """authlib calls this to put the resource owner into the token."""
-        return self.sub
-
-    def claims(self) -> dict[str, Any]:
-        """What ``/userinfo`` answers for this user."""
-        return {
-            "sub": self.sub,
-            "email": self.email,
-            "email_verified": self.email_verified,
-            "given_name": self.given_name,
-            "family_name": self.family_name,
-            "name": f"{self.given_name} {self.family_name}",
-        }
-
-
-@dataclass(frozen=True)
-class LegacyClient:
-    """A confidential OAuth client allowed to use the password grant (Ferry is one)."""
-
-    client_id: str
-    client_secret: str
-
-    # -- authlib ClientMixin ------------------------------------------------------------------
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        if not scope:
-            return ""
-        return " ".join(s for s in scope.split() if s in SUPPORTED_SCOPES)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in DemoPasswordGrant.TOKEN_ENDPOINT_AUTH_METHODS
-
-    def check_response_type(self, response_type: str) -> bool:
-        return False
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == DemoPasswordGrant.GRANT_TYPE
-
-
-@dataclass
-class IssuedToken:
-    """A Bearer access token held in memory (authlib's TokenMixin)."""
-
-    access_token: str
-    client_id: str
-    sub: str
-    scope: str
-    issued_at: float
-    expires_in: int
-
-    def check_client(self, client: LegacyClient) -> bool:
-        return client.client_id == self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return self.expires_in
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.issued_at + self.expires_in
-
-    def is_revoked(self) -> bool:
-        return False
-
-
-@dataclass
-class LegacyStore:
-    """Everything the legacy IDP knows, in memory, guarded by one lock."""
-
-    users: dict[str, LegacyUser]
-    clients: dict[str, LegacyClient]
-    hasher: PasswordHasher
-    #: A hash of a random secret, verified when the user is unknown so that an unknown e-mail
-    #: costs the same argon2 work as a wrong password.
-    decoy_hash: str
-    tokens: dict[str, IssuedToken] = field(default_factory=dict)
-    rejected_attempts: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def with_demo_users(cls, client_id: str, client_secret: str) -> LegacyStore:
-        """Hash the demo users' passwords (this is the slow part of start-up: ~50 ms each)."""
-        hasher = PasswordHasher()
-        users = {}
-        for number, (email, password, given, family) in enumerate(DEMO_USERS, start=1001):
-            users[normalise_username(email)] = LegacyUser(
-                sub=f"legacy-{number}",
-                email=email,
-                given_name=given,
-                family_name=family,
-                password_hash=hasher.hash(password),
-            )
-        return cls(
-            users=users,
-            clients={client_id: LegacyClient(client_id, client_secret)},
-            hasher=hasher,
-            decoy_hash=hasher.hash(secrets.token_urlsafe(16)),
-        )
-
-    def check_password(self, username: str, password: str) -> LegacyUser | None:
-        """The user if ``password`` is theirs; ``None`` for a wrong password or an unknown user."""
-        user = self.users.get(normalise_username(username))
-        try:
-            self.hasher.verify(user.password_hash if user else self.decoy_hash, password)
-        except VerificationError:
-            user_ok = False
-        else:
-            user_ok = user is not None
-        with self.lock:
-            if user_ok and user is not None:  # (user_ok implies a user; this says so to mypy)
-                user.password_checks += 1
-                user.last_checked = time.time()
-                return user
-            self.rejected_attempts += 1
-        return None
-
-    def save_token(self, token: Mapping[str, Any], client: LegacyClient, user: LegacyUser) -> None:
-        now = time.time()
-        issued = IssuedToken(
-            access_token=token["access_token"],
-            client_id=client.client_id,
-            sub=user.sub,
-            scope=token.get("scope", ""),
-            issued_at=now,
-            expires_in=int(token.get("expires_in", TOKEN_LIFETIME)),
-        )
-        with self.lock:
-            # Drop expired tokens as we go, so a long-running demo does not grow without bound.
-            for key in [k for k, t in self.tokens.items() if t.is_expired()]:
-                del self.tokens[key]
-            self.tokens[issued.access_token] = issued
-
-    def find_token(self, access_token: str) -> IssuedToken | None:
-        with self.lock:
-            return self.tokens.get(access_token)
-
-    def user_by_sub(self, sub: str) -> LegacyUser | None:
-        return next((u for u in self.users.values() if u.sub == sub), None)
+logger = logging.getLogger(__name__)
 
 
 class BearerProtector(ResourceProtector):
@@ -231,6 +73,7 @@ class BearerProtector(ResourceProtector):
     send a non-standard ``missing_authorization`` error)."""
 
     def raise_error_response(self, error: Exception) -> None:
+        """Answer a missing token with a bare challenge; everything else as authlib does."""
         if isinstance(error, MissingAuthorizationError):
             abort(Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="legacy-idp"'}))
         super().raise_error_response(error)
@@ -239,9 +82,16 @@ class BearerProtector(ResourceProtector):
 class DemoPasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     """The password grant, checking passwords against the in-memory argon2 hashes."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        """Known scopes, and never the lookup scope: a user's token cannot read other users."""
+        super().validate_requested_scope()
+        if LOOKUP_SCOPE in scope_to_list(self.request.payload.scope or ""):
+            raise InvalidScopeError()
 
     def authenticate_user(self, username: str, password: str) -> LegacyUser:
+        """The user whose password this is, or ``invalid_grant`` (the same for an unknown one)."""
         store: LegacyStore = current_app.extensions["demo_legacy_idp"]
         user = store.check_password(username, password)
         if user is None:
@@ -253,6 +103,24 @@ class DemoPasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         return user
 
 
+class DemoClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """The client's own token, for the user lookup: scope ``users.read`` and nothing else."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        """Only the lookup scope (which is also what a request without ``scope`` gets)."""
+        asked = set(scope_to_list(self.request.payload.scope or ""))
+        if not asked <= {LOOKUP_SCOPE}:
+            raise InvalidScopeError()
+
+    def generate_token(self, user: Any = None, scope: str | None = None, grant_type: str | None = None,
+                       expires_in: int | None = None, include_refresh_token: bool = True) -> dict:
+        """authlib's token, with the lookup scope when none was asked for."""
+        return super().generate_token(user=user, scope=scope or LOOKUP_SCOPE, grant_type=grant_type,
+                                      expires_in=expires_in, include_refresh_token=False)
+
+
 class StoreTokenValidator(BearerTokenValidator):
     """Looks Bearer tokens up in the in-memory store."""
 
@@ -261,6 +129,7 @@ class StoreTokenValidator(BearerTokenValidator):
         self.store = store
 
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
+        """The token issued under ``token_string``, if any."""
         return self.store.find_token(token_string)
 
 
@@ -273,7 +142,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DEMO_IDP_CLIENT_ID=DEFAULT_CLIENT_ID,
         DEMO_IDP_CLIENT_SECRET=DEFAULT_CLIENT_SECRET,
         OAUTH2_SCOPES_SUPPORTED=list(SUPPORTED_SCOPES),
-        OAUTH2_TOKEN_EXPIRES_IN={DemoPasswordGrant.GRANT_TYPE: TOKEN_LIFETIME},
+        OAUTH2_TOKEN_EXPIRES_IN={DemoPasswordGrant.GRANT_TYPE: TOKEN_LIFETIME,
+                                 DemoClientCredentialsGrant.GRANT_TYPE: TOKEN_LIFETIME},
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -290,26 +160,49 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         save_token=lambda token, request: store.save_token(token, request.client, request.user),
     )
     server.register_grant(DemoPasswordGrant)
+    server.register_grant(DemoClientCredentialsGrant)
 
     require_oauth = BearerProtector()
     require_oauth.register_token_validator(StoreTokenValidator(store))
+    _register_views(app, store, server, require_oauth)
+    return app
 
+
+def _register_views(app: Flask, store: LegacyStore, server: AuthorizationServer,
+                    require_oauth: BearerProtector) -> None:
     @app.post("/oauth/token")
     def issue_token() -> Response:
+        """The token endpoint: the password and client-credentials grants."""
         return server.create_token_response()
 
     @app.get("/userinfo")
     @require_oauth()
     def userinfo() -> Response:
+        """The claims of the user a Bearer token belongs to."""
         user = store.user_by_sub(current_token.sub)
-        if user is None:  # cannot happen while users are never deleted; answer like RFC 6750
+        if user is None:  # the client's own token, which belongs to no user: as RFC 6750 says
             return Response(
                 status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         return jsonify(user.claims())
 
+    @app.get("/api/users")
+    @require_oauth(LOOKUP_SCOPE)
+    def look_up_user() -> Response | tuple[Response, int]:
+        """The user search: the claims of the user with this e-mail, or 404."""
+        email = request.args.get("email", "").strip()
+        if not email:
+            return jsonify(error="invalid_request",
+                           error_description="The email parameter is required."), 400
+        user = store.look_up(email)
+        if user is None:
+            return jsonify(error="not_found"), 404
+        logger.info("user lookup answered %s", user.email)
+        return jsonify(user.claims())
+
     @app.get("/")
     def home() -> str:
+        """The page listing the demo users, their password checks and lookups."""
         return render_template(
             "legacy_idp/home.html",
             users=list(store.users.values()),
@@ -317,5 +210,3 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             rejected_attempts=store.rejected_attempts,
             pid=os.getpid(),
         )
-
-    return app

@@ -25,10 +25,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from journeys.errors import RunMissing, StaleRun
-from models import JourneyResume, JourneyRun, OtpCode, User, db, utcnow
+from models import JourneyResume, JourneyRun, OtpCode, User, db, fast, utcnow
 
 _ROTATION = b"ferry.journey-run.rotation\0"
 
@@ -116,8 +116,8 @@ def create(journey: str, start: str, ttl: int, client_id: str | None,
            context: dict[str, Any]) -> tuple[str, Run]:
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    model = JourneyRun.create(
-        id_hash=_hash(token), journey=journey, step=start, context=context, client_id=client_id,
+    model = fast.insert(
+        JourneyRun, id_hash=_hash(token), journey=journey, step=start, context=context, client_id=client_id,
         created_at=now, updated_at=now, expires_at=now + timedelta(seconds=ttl),
     )
     return token, Run(model, token)
@@ -126,10 +126,20 @@ def create(journey: str, start: str, ttl: int, client_id: str | None,
 def load(token: str | None) -> Run:
     if not token or not isinstance(token, str) or len(token) > 100:
         raise RunMissing()
-    model = JourneyRun.get_or_none(JourneyRun.id_hash == _hash(token))
+    model = fast.get(JourneyRun, id_hash=_hash(token))
     if model is None or model.status != "active" or model.expires_at <= utcnow():
         raise RunMissing()
+    if has_request_context():
+        g.ferry_run_app = (token, model.client_id)  # the app of this page (skin.branding)
     return Run(model, token)
+
+
+def app_of_loaded(token: str | None) -> tuple[bool, str | None]:
+    """(True, its app) when this request already loaded the run ``token``; else (False, None)."""
+    loaded = g.get("ferry_run_app") if has_request_context() else None
+    if loaded and token and loaded[0] == token:
+        return True, loaded[1]
+    return False, None
 
 
 def successor(run: Run) -> str | None:
@@ -162,14 +172,10 @@ def save(run: Run) -> str | None:
     if state == run._stored:
         return run.token
     model = run.model
-    updated = (
-        JourneyRun.update(
-            journey=model.journey, step=model.step, context=run.context, status=model.status,
-            version=JourneyRun.version + 1, updated_at=utcnow(),
-        )
-        .where((JourneyRun.id_hash == model.id_hash) & (JourneyRun.version == model.version))
-        .execute()
-    )
+    updated = fast.update(
+        JourneyRun, {"journey": model.journey, "step": model.step, "context": run.context,
+                     "status": model.status, "version": fast.Increment(), "updated_at": utcnow()},
+        id_hash=model.id_hash, version=model.version)
     if not updated:
         raise StaleRun()
     model.version += 1
@@ -189,20 +195,17 @@ def _rotate(run: Run, token: str) -> None:
     model, state = run.model, run._state()
     old, new, now = model.id_hash, _hash(token), utcnow()
     with db.atomic():
-        claimed = (
-            JourneyRun.update(version=JourneyRun.version + 1)
-            .where((JourneyRun.id_hash == old) & (JourneyRun.version == model.version))
-            .execute()
-        )
+        claimed = fast.update(JourneyRun, {"version": fast.Increment()},
+                              id_hash=old, version=model.version)
         if not claimed:
             raise StaleRun()
-        JourneyRun.insert(
-            id_hash=new, journey=model.journey, step=model.step, context=run.context,
+        fast.insert(
+            JourneyRun, id_hash=new, journey=model.journey, step=model.step, context=run.context,
             client_id=model.client_id, version=model.version + 1, status=model.status,
             created_at=model.created_at, updated_at=now, expires_at=model.expires_at,
-        ).execute()
-        OtpCode.update(run=new).where(OtpCode.run == old).execute()
-        JourneyResume.update(run=new).where(JourneyResume.run == old).execute()
-        JourneyRun.delete().where(JourneyRun.id_hash == old).execute()
+        )
+        fast.update(OtpCode, {"run": new}, run=old)
+        fast.update(JourneyResume, {"run": new}, run=old)
+        fast.delete(JourneyRun, id_hash=old)
     model.id_hash, model.version = new, model.version + 1
     run.token, run._rotate, run._stored = token, False, state

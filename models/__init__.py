@@ -2,13 +2,23 @@
 
 from models.audit import AuditEvent
 from models.base import db, utcnow
+from models.config_store import (
+    AdminAccount,
+    AdminPasskey,
+    AdminSession,
+    ConfigObject,
+    ConfigRevision,
+    ConfigState,
+)
 from models.grants import ClientAssertion, ConsentGrant, LogoutDelivery, RefreshToken
 from models.journeys import JourneyResume, JourneyRun
+from models.lifecycle import LegacyCall, RosterEntry
 from models.oauth import AuthorizationCode, OAuthClient, SigningKey, Token, UserSession
 from models.otp import OtpCode
 from models.passkeys import PasskeyCredential
 from models.pins import EnrollmentOffer, PinCredential
-from models.users import LegacyLink, PasswordCredential, User
+from models.tombstones import LegacyTombstone
+from models.users import LegacyLink, PasswordCredential, UniqueAttribute, User
 
 ALL_MODELS = [
     User,
@@ -30,10 +40,26 @@ ALL_MODELS = [
     ConsentGrant,
     ClientAssertion,
     LogoutDelivery,
+    ConfigObject,
+    ConfigRevision,
+    ConfigState,
+    AdminAccount,
+    AdminPasskey,
+    AdminSession,
+    LegacyTombstone,
+    RosterEntry,
+    LegacyCall,
+    UniqueAttribute,
 ]
 
 __all__ = [
     "ALL_MODELS",
+    "AdminAccount",
+    "AdminPasskey",
+    "AdminSession",
+    "ConfigObject",
+    "ConfigRevision",
+    "ConfigState",
     "AuditEvent",
     "AuthorizationCode",
     "ClientAssertion",
@@ -41,7 +67,9 @@ __all__ = [
     "EnrollmentOffer",
     "JourneyResume",
     "JourneyRun",
+    "LegacyCall",
     "LegacyLink",
+    "LegacyTombstone",
     "LogoutDelivery",
     "OAuthClient",
     "OtpCode",
@@ -49,8 +77,10 @@ __all__ = [
     "PasswordCredential",
     "PinCredential",
     "RefreshToken",
+    "RosterEntry",
     "SigningKey",
     "Token",
+    "UniqueAttribute",
     "User",
     "UserSession",
     "db",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -128,15 +129,21 @@ def supports_returning(database: peewee.Database | peewee.DatabaseProxy = db) ->
     return not is_sqlite(database) or sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
+#: Held by whoever writes from a thread of its own (the record of legacy calls) and by
+#: :func:`shutdown`, so a database is never closed under a write in progress.
+WRITE_LOCK = threading.RLock()
+
+
 def shutdown() -> None:
     """Close every connection of the current database, pooled ones included."""
-    current = db.obj
-    if current is None:
-        return
-    if isinstance(current, PooledDatabase):
-        current.close_all()
-    elif not current.is_closed():
-        current.close()
+    with WRITE_LOCK:
+        current = db.obj
+        if current is None:
+            return
+        if isinstance(current, PooledDatabase):
+            current.close_all()
+        elif not current.is_closed():
+            current.close()
 
 
 def init_app(app: Flask) -> None:

@@ -1,5 +1,8 @@
 """Deleting what has served its purpose: expired journey runs, spent codes, ended sessions,
-dead refresh tokens, expired client assertions, old back-channel logout notices.
+dead refresh tokens, expired client assertions, old back-channel logout notices, and audit
+events and legacy-call records older than their retention (``audit_retention_days``,
+``legacy_call_retention_days``; 0 keeps them), deleted in batches so no transaction grows with
+the table.
 
 Run ``flask --app app db purge`` from cron (any one server); it is safe to run concurrently.
 Redeemed codes are kept for a day after expiry so a late replay is still recognised as one.
@@ -9,9 +12,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models.base import utcnow
+from models.audit import AuditEvent
+from models.base import BaseModel, utcnow
 from models.grants import ClientAssertion, LogoutDelivery, RefreshToken
 from models.journeys import JourneyRun
+from models.lifecycle import LegacyCall
 from models.oauth import AuthorizationCode, Token, UserSession
 
 CODE_GRACE = timedelta(days=1)
@@ -19,7 +24,12 @@ CODE_GRACE = timedelta(days=1)
 DELIVERED_KEPT, ABANDONED_KEPT = timedelta(days=7), timedelta(days=30)
 
 
-def purge() -> dict[str, int]:
+#: Rows deleted per statement for the history tables (audit, legacy calls).
+BATCH = 5000
+
+
+def purge(audit_days: int = 0, legacy_call_days: int = 0) -> dict[str, int]:
+    """Delete what expired; return how many rows per table (see the module)."""
     now = utcnow()
     return {
         "journey_runs": JourneyRun.delete().where(JourneyRun.expires_at <= now).execute(),
@@ -39,4 +49,19 @@ def purge() -> dict[str, int]:
         .where((LogoutDelivery.delivered_at <= now - DELIVERED_KEPT)
                | (LogoutDelivery.abandoned_at <= now - ABANDONED_KEPT))
         .execute(),
+        "audit_events": _older(AuditEvent, AuditEvent.at, now, audit_days),
+        "legacy_calls": _older(LegacyCall, LegacyCall.at, now, legacy_call_days),
     }
+
+
+def _older(model: type[BaseModel], at, now, days: int) -> int:
+    """Delete ``model`` rows whose ``at`` is more than ``days`` old, a batch at a time."""
+    if not days:
+        return 0
+    cutoff, deleted = now - timedelta(days=days), 0
+    while True:
+        batch = model.select(model.id).where(at < cutoff).order_by(model.id).limit(BATCH)
+        count = model.delete().where(model.id.in_(batch)).execute()
+        deleted += count
+        if count < BATCH:
+            return deleted

@@ -56,3 +56,16 @@ class PasswordCredential(BaseModel):
     source = peewee.CharField(max_length=120)  # "legacy:<connector>" or "local"
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class UniqueAttribute(BaseModel):
+    """The value of a custom attribute the user schema declares ``unique`` (or ``identifier``),
+    one row per user and attribute: the unique index makes two users with one value impossible,
+    even when two first sign-ins race, and the portal's search finds users by it."""
+
+    user = peewee.ForeignKeyField(User, backref="unique_attributes", on_delete="CASCADE")
+    name = peewee.CharField(max_length=63)
+    value = peewee.CharField(max_length=320)
+
+    class Meta:
+        indexes = ((("name", "value"), True), (("user", "name"), True))

@@ -6,6 +6,7 @@ The admin portal will edit the same typed object; :class:`AppSettings` is the on
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -22,6 +23,10 @@ SECRET_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jw
 #: Claims a custom scope may never release: they belong to the standard scopes or to Ferry.
 RESERVED_CLAIMS = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
                    "at_hash", "jti"}
+
+#: A locale as Babel names its catalogues (de, pt_BR); pt-BR is taken too. Whether Ferry has
+#: translations for it is checked at start-up by the skin (``users.locale.check``).
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?")
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -72,6 +77,13 @@ class AppSettings(BaseModel):
     branding: BrandingSettings | None = Field(
         None, description="Product name, logo, colours, links and texts of this app's pages, "
         "over the deployment's [branding] (see docs/themes.md).")
+    default_locale: str | None = Field(
+        None, description="Language of this app's pages when neither `ui_locales`, the user's saved "
+        "locale nor `Accept-Language` names one Ferry has translations for (`de`, `pt_BR`: one of "
+        "`ui_locales_supported`). Absent: the deployment's default (`en`).")
+    signup: bool = Field(
+        True, description='Offer the sign-up journey (`prompt=create` and the "Create an account" '
+        'link of the sign-in page) when a journey named `sign-up` exists.')
     scopes: list[str] = Field(
         default_factory=lambda: ["openid", "email", "profile", "phone"],
         description="Scopes the app may receive; others are dropped from its requests. "
@@ -116,6 +128,11 @@ class AppSettings(BaseModel):
         None, ge=10, le=600, description="This app's own `code_ttl`, instead of the `[ferry]` one.")
     access_token_ttl: int | None = Field(
         None, ge=60, description="This app's own `access_token_ttl`, instead of the `[ferry]` one.")
+    id_token_signed_response_alg: Literal["RS256", "ES256"] = Field(
+        "RS256", description="How this app's ID tokens (and back-channel logout tokens) are "
+        "signed: `RS256`, which every OpenID library verifies, or `ES256` (ECDSA P-256), a "
+        "shorter token and a signature about 20 times cheaper for Ferry, for apps whose "
+        "library supports it (most do).")
     id_token_ttl: int | None = Field(
         None, ge=60, description="This app's own `id_token_ttl`, instead of the `[ferry]` one.")
     refresh_token_ttl: int | None = Field(
@@ -132,6 +149,16 @@ class AppSettings(BaseModel):
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         return None if value is None else check_redirect_uri(value)
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _LOCALE.fullmatch(value):
+            raise ValueError(f"{value!r}: a locale is a language code like de or pt_BR")
+        language, _sep, region = value.replace("-", "_").partition("_")
+        return f"{language.lower()}_{region}" if region else language.lower()
 
     @field_validator("client_secret")
     @classmethod

@@ -165,7 +165,7 @@ def decide(client: Client, parameters: dict[str, str], current: UserSession | No
     if "create" in wanted:
         from journeys import engine
 
-        if SIGN_UP_JOURNEY not in engine().journeys:
+        if SIGN_UP_JOURNEY not in engine().journeys or not client.signup:
             return Decision("no_sign_up")
         return Decision("journey", journey=SIGN_UP_JOURNEY, context=_journey_context(parameters))
     if problem is None and "select_account" in wanted:

@@ -48,7 +48,7 @@ from models import (
     db,
     utcnow,
 )
-from provider import keys
+from provider import clients, keys
 from provider.clients import Client
 from security.audit import record as audit
 from users.sessions import session_ended
@@ -84,7 +84,9 @@ def logout_token(client_id: str, subject: str, sid: str | None) -> str:
     Each attempt gets a fresh token (new ``jti``, ``iat`` and ``exp``), so a retry an hour later
     is not refused as expired. There is never a ``nonce`` (section 2.4 forbids one).
     """
-    kid, key = keys.signing_key()
+    app = clients.find(client_id)  # the logout token is signed as the app's ID tokens are
+    alg = app.id_token_alg if app is not None else keys.ALGORITHM
+    kid, key = keys.signing_key(alg)
     issued = int(time.time())
     claims = {
         "iss": current_app.config["ISSUER"], "aud": client_id, "iat": issued,
@@ -93,8 +95,8 @@ def logout_token(client_id: str, subject: str, sid: str | None) -> str:
     }
     if sid:
         claims["sid"] = sid
-    header = {"alg": keys.ALGORITHM, "kid": kid, "typ": JWT_TYPE}
-    return jwt.encode(header, claims, key, algorithms=[keys.ALGORITHM])
+    header = {"alg": alg, "kid": kid, "typ": JWT_TYPE}
+    return jwt.encode(header, claims, key, algorithms=[alg])
 
 
 # -- queueing, in the request that ended the session --------------------------------------------

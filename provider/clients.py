@@ -13,10 +13,12 @@ import hmac
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
+from flask import g, has_request_context
 from peewee import PostgresqlDatabase
 from pydantic import ValidationError
 
-from models import OAuthClient, db, utcnow
+from models import OAuthClient, db, fast, utcnow
+from provider import keys
 from provider.app_settings import STANDARD_SCOPES, AppSettings, check_redirect_uri
 from security.sealing import seal, unseal
 from settings.errors import ConfigError, pydantic_problems
@@ -64,6 +66,16 @@ class Client(ClientMixin):
     @property
     def consent_required(self) -> bool:
         return self.setting("consent", "implicit") == "required"
+
+    @property
+    def id_token_alg(self) -> str:
+        """How this app's ID tokens and logout tokens are signed (``RS256`` unless it asked)."""
+        return self.setting("id_token_signed_response_alg", keys.ALGORITHM)
+
+    @property
+    def signup(self) -> bool:
+        """Whether the app lets people create accounts (``prompt=create``, the sign-in link)."""
+        return bool(self.setting("signup", True))
 
     def setting(self, name: str, default: Any) -> Any:
         """A per-app setting of the row, or ``default`` when the app left it out."""
@@ -113,8 +125,17 @@ def find(client_id: str | None) -> Client | None:
         return None
     if not client_id.isprintable():  # NUL and other controls: PostgreSQL refuses NUL outright
         return None
-    row = OAuthClient.get_or_none(OAuthClient.client_id == client_id)
-    return Client(row) if row else None
+    memo = g.setdefault("ferry_clients", {}) if has_request_context() else {}
+    if client_id not in memo:  # one read per request: authorize, the page, the token all ask
+        row = fast.get(OAuthClient, client_id=client_id)
+        memo[client_id] = Client(row) if row else None
+    return memo[client_id]
+
+
+def forget_cached() -> None:
+    """Drop this request's memo of apps (after the request itself changed one)."""
+    if has_request_context():
+        g.pop("ferry_clients", None)
 
 
 def validate_apps(tables: dict[str, dict], journeys: set[str]) -> dict[str, AppSettings]:
@@ -144,7 +165,8 @@ def row_values(client_id: str, app_settings: AppSettings, default_journey: str,
     secret = app_settings.client_secret
     per_app = {k: getattr(app_settings, k) for k in (
         "code_ttl", "access_token_ttl", "id_token_ttl", "refresh_token_ttl", "refresh_token_idle_ttl",
-        "jwks", "jwks_uri", "backchannel_logout_uri")}
+        "jwks", "jwks_uri", "backchannel_logout_uri", "signup", "default_locale",
+        "id_token_signed_response_alg")}
     per_app.update(auth_method=method, grant_types=list(app_settings.grant_types),
                    consent=app_settings.consent, scope_claims=dict(app_settings.scope_claims))
     if app_settings.branding is not None:  # only the keys the app set: the rest is the deployment's
@@ -184,3 +206,4 @@ def sync_config_apps(apps: dict[str, AppSettings], default_journey: str, secret_
         OAuthClient.delete().where(
             (OAuthClient.source == "config") & OAuthClient.client_id.not_in(list(apps) or [""])
         ).execute()
+    forget_cached()

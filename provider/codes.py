@@ -17,7 +17,7 @@ from authlib.oidc.core.grants.util import create_half_hash
 from flask import current_app
 from joserfc import jwt
 
-from models import AuthorizationCode, Token, User, utcnow
+from models import AuthorizationCode, Token, User, fast, utcnow
 from models.database import supports_returning
 from provider import keys
 from provider.userinfo import claims_for
@@ -74,8 +74,8 @@ class CodeGrant(AuthorizationCodeGrant):
         user_session = request.ferry_session
         data = request.payload.data
         ttl = client.setting("code_ttl", current_app.config["CODE_TTL"])
-        AuthorizationCode.create(
-            code_hash=token_hash(code), client=client.client_id, user=request.user.id,
+        fast.insert(
+            AuthorizationCode, code_hash=token_hash(code), client=client.client_id, user=request.user.id,
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
@@ -118,7 +118,7 @@ class CodeGrant(AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: IssuedCode) -> User | None:
         """The code's user, if still active; the grant keeps what the tokens need to know."""
         self.request.ferry_code = authorization_code
-        return User.get_or_none((User.id == authorization_code.user_id) & (User.status == "active"))
+        return fast.get(User, id=authorization_code.user_id, status="active")
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
                        include_refresh_token=True):
@@ -169,19 +169,17 @@ class FerryOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request) -> bool:
         if not isinstance(nonce, str) or not nonce.isprintable() or len(nonce) > 255:
             raise InvalidRequestError("'nonce' must be at most 255 printable characters.")
-        return AuthorizationCode.select().where(
-            (AuthorizationCode.client == request.payload.client_id)
-            & (AuthorizationCode.nonce == nonce)
-        ).exists()
+        return fast.exists(AuthorizationCode, client=request.payload.client_id, nonce=nonce)
 
     def resolve_client_private_key(self, client):
-        return keys.signing_key()[1]
+        return keys.signing_key(client.id_token_alg)[1]
 
     def get_client_algorithm(self, client) -> str:
-        return keys.ALGORITHM
+        return client.id_token_alg
 
     def get_encode_header(self, client) -> dict:
-        return {"alg": keys.ALGORITHM, "kid": keys.signing_key()[0], "typ": "JWT"}
+        return {"alg": client.id_token_alg, "kid": keys.signing_key(client.id_token_alg)[0],
+                "typ": "JWT"}
 
     def get_client_claims(self, client) -> dict:
         ttl = client.setting("id_token_ttl", current_app.config["ID_TOKEN_TTL"])
@@ -203,9 +201,10 @@ class FerryOpenIDCode(OpenIDCode):
         claims = self.get_compatible_claims(request)
         if request.authorization_code:
             claims.update(self.get_authorization_code_claims(request.authorization_code))
-        half = create_half_hash(token["access_token"], keys.ALGORITHM) if token.get("access_token") else None
+        alg = request.client.id_token_alg
+        half = create_half_hash(token["access_token"], alg) if token.get("access_token") else None
         if half is not None:
             claims["at_hash"] = half.decode()
         claims.update(claims_for(request.user, token["scope"], request.client.scope_claims()))
-        return jwt.encode(self.get_encode_header(request.client), claims, keys.signing_key()[1],
-                          [keys.ALGORITHM])
+        return jwt.encode(self.get_encode_header(request.client), claims,
+                          keys.signing_key(alg)[1], [alg])

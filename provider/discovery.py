@@ -53,7 +53,7 @@ def document() -> dict:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+        "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
         "scopes_supported": STANDARD_SCOPES,
         "claims_supported": SUPPORTED_CLAIMS,
         "claims_parameter_supported": False,

@@ -147,7 +147,7 @@ def hint_subject(id_token_hint: str | None) -> str | None:
     if not id_token_hint or not isinstance(id_token_hint, str) or len(id_token_hint) > 8192:
         return None
     try:
-        token = jwt.decode(id_token_hint, keys.public_key_set(), algorithms=[keys.ALGORITHM])
+        token = jwt.decode(id_token_hint, keys.public_key_set(), algorithms=list(keys.ALGORITHMS))
     except (JoseError, ValueError, TypeError):
         return None
     if token.claims.get("iss") != current_app.config["ISSUER"]:

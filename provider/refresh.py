@@ -144,3 +144,14 @@ def revoke_app_for_user(user_id: str, client_id: str) -> int:
     """Consent withdrawn: the app's tokens for this user die."""
     return revoke_where((RefreshToken.user == user_id) & (RefreshToken.client == client_id),
                         (Token.user == user_id) & (Token.client == client_id))
+
+
+def revoke_user(user_id: str, keep_session: str | None = None) -> int:
+    """A new password: every token of the user dies but those of ``keep_session`` (the browser
+    that changed it)."""
+    refresh_condition, access_condition = RefreshToken.user == user_id, Token.user == user_id
+    if keep_session is not None:
+        refresh_condition &= (RefreshToken.session_id.is_null()
+                              | (RefreshToken.session_id != keep_session))
+        access_condition &= Token.session_id.is_null() | (Token.session_id != keep_session)
+    return revoke_where(refresh_condition, access_condition)

@@ -22,7 +22,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import current_app
 from flask import request as flask_request
 
-from models import Token, utcnow
+from models import Token, fast, utcnow
 from provider import clients, refresh
 from provider.client_auth import ClientAssertionAuth
 from provider.codes import CodeGrant, FerryOpenIDCode, S256Only, token_hash
@@ -109,8 +109,8 @@ class FerryServer(AuthorizationServer):
         session_id = code.row.session_id if code else (previous.session_id if previous else None)
         family = refresh.store(token, request, session_id)
         issued = utcnow()
-        Token.create(
-            access_token_hash=token_hash(token["access_token"]), client=request.client.client_id,
+        fast.insert(
+            Token, access_token_hash=token_hash(token["access_token"]), client=request.client.client_id,
             user=request.user.id, scope=token.get("scope", ""),
             code_hash=code.row.code_hash if code else None, session_id=session_id,
             refresh_family=family, issued_at=issued,
@@ -133,6 +133,7 @@ def build_server(app) -> tuple[FerryServer, ResourceProtector]:
     protector = ResourceProtector()
     protector.register_token_validator(FerryBearerValidator())
     sessions.session_ended.connect(_revoke_session_tokens, sender=app, weak=False)
+    sessions.credentials_changed.connect(_revoke_user_tokens, sender=app, weak=False)
     return server, protector
 
 
@@ -141,3 +142,10 @@ def _revoke_session_tokens(_app, record) -> None:
     revoked = refresh.revoke_session(record.id_hash)
     if revoked:
         log.info("session ended: %d tokens revoked", revoked)
+
+
+def _revoke_user_tokens(_app, user, kept) -> None:
+    """A new password: the user's tokens die, but those of the session that set it."""
+    revoked = refresh.revoke_user(user.id, kept.id_hash if kept is not None else None)
+    if revoked:
+        log.info("new password: %d tokens revoked", revoked)

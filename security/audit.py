@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import has_request_context, request
 
-from models import AuditEvent
+from lifecycle import metrics
+from models import AuditEvent, fast
 
 log = logging.getLogger("ferry.audit")
 
@@ -21,8 +22,9 @@ def record(
     **details: Any,
 ) -> None:
     ip = request.remote_addr if has_request_context() else None
-    AuditEvent.create(
-        event=event, user_id=user_id, client_id=client_id, connector=connector, ip=ip,
+    fast.insert(
+        AuditEvent, event=event, user_id=user_id, client_id=client_id, connector=connector, ip=ip,
         details=details,
     )
     log.info("%s user=%s client=%s connector=%s %s", event, user_id, client_id, connector, details)
+    metrics.count(event, connector, details)  # /metrics: sign-ins, migrations, failures; never raises

@@ -98,6 +98,16 @@ class ServerSettings(BaseModel):
     password_memory_cost: int = Field(19456, ge=8192, description="argon2id memory in KiB. Hashes with "
         "other parameters are upgraded at the next sign-in.")
     password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
+    store_keys: str = Field(
+        "", description="Fernet keys (comma-separated; the first seals) for the secrets of the live "
+        "configuration store. Rotate: put a new key first, run `flask --app app ferry store rotate-keys`, "
+        "then drop the old one. Empty: derived from `secret_key` (demo only).")
+    password_min_length: int = Field(
+        8, ge=6, le=64, description="Shortest new password Ferry accepts (sign-up, reset, change). A "
+        "legacy password shorter than this is handled by the journey's `password_policy` step.")
+    password_reject_common: bool = Field(
+        True, description="Refuse new passwords found among the 30,000 most common passwords of public "
+        "breaches (zxcvbn's list, shipped offline: no request leaves the server).")
     code_ttl: int = Field(60, ge=10, le=600, description="Seconds an authorization code lives.")
     access_token_ttl: int = Field(3600, ge=60, description="Seconds an access token lives.")
     id_token_ttl: int = Field(3600, ge=60, description="Seconds an ID token is valid.")
@@ -132,10 +142,23 @@ class ServerSettings(BaseModel):
     trusted_proxies: int = Field(
         0, ge=0, description="Reverse proxies in front of Ferry whose `X-Forwarded-*` headers are trusted."
     )
+    audit_retention_days: int = Field(
+        400, ge=0, description="Days the audit log is kept; `db purge` deletes older events (in "
+        "batches). 0: kept forever. The dashboard's failure and enrollment figures read it.",
+    )
+    legacy_call_retention_days: int = Field(
+        90, ge=0, description="Days the record of legacy calls (the dashboard's latency) is kept; "
+        "`db purge` deletes older rows. 0: kept forever.",
+    )
+    metrics_token: str = Field(
+        "", description="Bearer token that lets a remote Prometheus read `/metrics` (`Authorization: "
+        "Bearer <token>`; at least 16 characters; `\"env:NAME\"` in the file). Empty: only loopback "
+        "requests that came through no proxy may read it. See *Metrics* in docs/operations.md.",
+    )
     otp_sender: Literal["smtp", "log"] = Field(
         "log",
         description="How one-time codes are delivered: `smtp`, or `log` (development only: the code is "
-        "written to Ferry's log, for the demo).",
+        "written to Ferry's log; the demo runs a local SMTP sink instead).",
     )
     smtp_host: str = Field("localhost", description="SMTP server for one-time codes.")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
@@ -222,6 +245,13 @@ class ServerSettings(BaseModel):
             parse(value)
         except ValueError:
             raise ValueError('must be a rate like "10 per 15 minutes"') from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("at least 16 characters (or empty: loopback only)")
         return value
 
     @field_validator("sms_webhook_url", "twilio_base_url")

@@ -3,7 +3,9 @@
 * ``themes.py``: finding theme folders, one sandboxed environment per theme, start-up checks.
 * ``sandbox.py``: the sandbox theme templates render in, and what they may read.
 * ``settings.py``: :class:`BrandingSettings`, the ``[branding]`` table and an app's ``branding``.
-* ``branding.py``: which theme and branding a page wears; the branding stylesheet; text overrides.
+* ``branding.py``: which theme and branding a page wears; the branding stylesheet; the app a
+  request serves.
+* ``texts.py``: the branding's text overrides, applied under Flask-Babel to every message.
 * ``views.py``: the objects pages get (``branding``, ``app``, ``step``, ``links``).
 * ``routes.py``: theme static files, ``/branding.css``, the linked journeys.
 
@@ -28,10 +30,12 @@ from pydantic import ValidationError
 from settings import deployment
 from settings.errors import ConfigError, pydantic_problems
 from skin import branding as looks
+from skin import texts
 from skin.sandbox import ThemeSandbox
 from skin.settings import BrandingSettings
 from skin.themes import Theme, check_theme, find_theme, theme_folders, theme_loader
 from skin.views import BrandingView, LinksView, StepView
+from users import locale
 
 __all__ = ["BrandingSettings", "init_app", "render"]
 
@@ -52,8 +56,9 @@ class Skin:
 
 
 def init_app(app: Flask) -> None:
-    """Check the branding and every theme in use, build the theme environments, register the
-    routes, and give the shipped templates ``branding`` and the text overrides.
+    """Check the branding, every theme and app language in use, build the theme environments,
+    register the routes, give the shipped templates ``branding``, and make Flask-Babel apply the
+    text overrides (after ``Babel(app)``).
 
     Needs the apps in the database (after ``provider.init_app``). Every problem is reported
     at once, naming the app and the file.
@@ -66,24 +71,47 @@ def init_app(app: Flask) -> None:
     skin = Skin(branding, app.config["DEFAULT_THEME"] or None)
     app.extensions["ferry.skin"] = skin
     problems: list[str] = []
-    for user, theme_name, app_branding in _theme_users(app):
-        _check_user(app, skin, folders, user, theme_name, branding.merged(app_branding), problems)
+    with app.app_context():  # the translation folders are the app's
+        for user, theme_name, app_branding, default_locale in _theme_users(app):
+            _check_user(app, skin, folders, user, theme_name, branding.merged(app_branding), problems)
+            problem = locale.check(default_locale)
+            if problem:
+                problems.append(f"{user}.default_locale: {problem}")
     if problems:
-        raise ConfigError(list(dict.fromkeys(problems)), "themes")
+        raise ConfigError(list(dict.fromkeys(problems)), "themes and languages")
 
     from skin.routes import bp
 
     app.register_blueprint(bp)
     app.context_processor(lambda: {"branding": looks.branding_view(looks.look_for(None)),
-                                   "app": None, "links": _links()})
-    _install_gettext(app.jinja_env)
+                                   "app": None, "links": _links(signup=True)})
+    texts.init_app(app)  # the shipped templates' _() is Flask-Babel's: overridden from now on
+
+
+def check_apps(app: Flask, apps: dict) -> list[str]:
+    """Problems of the theme, logo and language each app of ``apps`` (AppSettings by client
+    id) would wear, for a configuration about to run (the live store checks with this)."""
+    skin = app.extensions.get("ferry.skin")
+    if skin is None:
+        return []  # at start-up: init_app checks every app once they are in the database
+    folders = theme_folders(app.instance_path, app.config["THEME_FOLDERS"])
+    problems: list[str] = []
+    for client_id, settings in apps.items():
+        who = f"apps.{client_id}"
+        theme_name = settings.theme or app.config["DEFAULT_THEME"] or None
+        branding = skin.branding.merged(settings.branding)
+        _check_user(app, skin, folders, who, theme_name, branding, problems)
+        problem = locale.check(settings.default_locale)
+        if problem:
+            problems.append(f"{who}.default_locale: {problem}")
+    return list(dict.fromkeys(problems))
 
 
 def _theme_users(app: Flask):
-    """(who, theme, branding) for the deployment default and for every registered app."""
+    """(who, theme, branding, default_locale) for the deployment default and every app."""
     from models import OAuthClient, db
 
-    yield "ferry.default_theme", app.config["DEFAULT_THEME"] or None, None
+    yield "ferry.default_theme", app.config["DEFAULT_THEME"] or None, None, None
     with db.connection_context():
         for row in OAuthClient.select():
             stored = (row.settings or {}).get("branding")
@@ -91,7 +119,8 @@ def _theme_users(app: Flask):
                 app_branding = BrandingSettings(**stored) if stored else None
             except ValidationError:
                 app_branding = None  # validated when the row was written
-            yield f"apps.{row.client_id}", row.theme or app.config["DEFAULT_THEME"] or None, app_branding
+            yield (f"apps.{row.client_id}", row.theme or app.config["DEFAULT_THEME"] or None, app_branding,
+                   (row.settings or {}).get("default_locale"))
 
 
 def _check_user(app: Flask, skin: Skin, folders, who: str, name: str | None,
@@ -135,32 +164,36 @@ def _environment(app: Flask, theme: Theme) -> ThemeSandbox:
 
 
 def _install_gettext(env) -> None:
-    """Flask-Babel's callables, with :func:`skin.branding.gettext` (the text overrides)."""
+    """Flask-Babel's callables (its catalogue holds the text overrides: ``skin/texts.py``)."""
     env.install_gettext_callables(
-        gettext=looks.gettext,
+        gettext=lambda s: get_translations().ugettext(s),
         ngettext=lambda s, p, n: get_translations().ungettext(s, p, n),
         pgettext=lambda c, s: get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
         newstyle=True)
 
 
-def _links() -> LinksView:
+def _links(signup: bool) -> LinksView:
+    """Where the linked journeys start; ``sign-up`` only for an app that offers sign-up."""
+    from skin.routes import LINKED_JOURNEYS
+
     journeys = current_app.extensions["ferry.journeys"].journeys
     return LinksView(**{key.replace("-", "_"): url_for("skin.start_linked", name=key)
-                        for key in ("forgot-password", "sign-up") if key in journeys})
+                        for key in LINKED_JOURNEYS
+                        if key in journeys and (signup or key != "sign-up")})
 
 
 def render(template: str, *, client_id: str | None = None, **context: Any) -> str:
     """Render ``template`` in the theme of ``client_id``'s app (or the deployment's).
 
-    The page gets ``branding``, ``app`` and ``links`` besides ``context``. A theme whose page
-    fails (an error the start-up could not see) is logged and the shipped page is shown
-    instead: a theme never turns a page into a 500.
+    The page gets ``branding``, ``app`` and ``links`` besides ``context``, and the app's text
+    overrides and language (:func:`skin.branding.serve`). A theme whose page fails (an error
+    the start-up could not see) is logged and the shipped page is shown instead: a theme never
+    turns a page into a 500.
     """
-    look = looks.look_for(client_id)
-    looks.wear(look.branding)
+    look = looks.serve(client_id)
     page: dict[str, Any] = {**context, "branding": looks.branding_view(look), "app": look.app,
-                            "links": _links()}
+                            "links": _links(look.signup)}
     theme = current_app.extensions["ferry.skin"].themes.get(look.theme or "")
     if theme is None or theme.env is None:
         if look.theme:

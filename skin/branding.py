@@ -1,32 +1,45 @@
-"""Which theme and branding a page gets, the branding stylesheet, and text overrides.
+"""Which theme and branding a page gets, the branding stylesheet, and the app a request serves.
 
 The theme of a page is its app's (``OAuthClient.theme``), else ``ferry.default_theme``, else
 the shipped templates. Its branding is the deployment's ``[branding]`` with the app's
 ``branding`` on top. The colours go to a generated stylesheet (``/branding.css``) because the
 CSP allows no inline style; every value in it was validated as a hex colour or a length.
+
+The app a request serves (:func:`served`) is the one :func:`serve` was given (``skin.render``
+gives it), else the app of the journey run in the session: the text overrides
+(``skin/texts.py``) and the app's ``default_locale`` (``users/locale.py``) are needed before the
+page renders, when a step builds its form or its notice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
-from flask import current_app, g, url_for
-from flask_babel import get_locale, get_translations
+from flask import current_app, g, has_request_context, session, url_for
+from flask_babel import refresh
+from peewee import PeeweeException
+from playhouse.pool import MaxConnectionsExceeded
 
 from skin.settings import BrandingSettings
 from skin.views import AppView, BrandingView
 
-_CURRENT = "ferry_branding"
+log = logging.getLogger(__name__)
+
+_SERVED = "ferry_served"
 
 
 @dataclass(frozen=True)
 class Look:
-    """What one page wears: the theme (None: the shipped templates), branding, and app."""
+    """What one page wears: the theme (None: the shipped templates), branding, and app; whether
+    the app offers sign-up, and its language when the user names none Ferry has."""
 
     theme: str | None
     branding: BrandingSettings
     app: AppView | None = None
+    signup: bool = True
+    default_locale: str | None = None
 
 
 def skin_state():
@@ -45,8 +58,54 @@ def look_for(client_id: str | None) -> Look:
             stored = client.setting("branding", None)
             branding = state.branding.merged(BrandingSettings(**stored) if stored else None)
             return Look(client.row.theme or state.default_theme, branding,
-                        AppView(client.client_id, client.name))
+                        AppView(client.client_id, client.name), signup=client.signup,
+                        default_locale=client.setting("default_locale", None))
     return Look(state.default_theme, state.branding)
+
+
+def serve(client_id: str | None) -> Look:
+    """Make the rest of this request ``client_id``'s app's (or the deployment's): its text
+    overrides and language. A language chosen for another app before is chosen again."""
+    before = g.get(_SERVED)
+    if before is not None and before.app is not None and before.app.client_id == client_id:
+        return before  # the app of the session's run, found earlier in this request
+    look = look_for(client_id)
+    setattr(g, _SERVED, look)
+    if before is not None and (before.app, before.default_locale) != (look.app, look.default_locale):
+        refresh()
+    return look
+
+
+def served() -> Look | None:
+    """The look of the app this request serves (see the module docstring); None before the skin
+    is set up. Without a database (it is restarting), the deployment's."""
+    if _SERVED not in g:
+        if "ferry.skin" not in current_app.extensions:
+            return None
+        try:
+            look = look_for(_client_of_session_run())
+        except (PeeweeException, MaxConnectionsExceeded) as error:  # the 503 page needs texts too
+            log.debug("no app for this request's texts and language: %s", error)
+            look = Look(skin_state().default_theme, skin_state().branding)
+        setattr(g, _SERVED, look)
+    return g.get(_SERVED)
+
+
+def _client_of_session_run() -> str | None:
+    """The app of the journey run this browser is in, if any."""
+    if not has_request_context() or not session.get("run"):
+        return None
+    from journeys import engine
+    from journeys.errors import RunMissing
+    from journeys.run import app_of_loaded
+
+    known, client_id = app_of_loaded(session.get("run"))
+    if known:
+        return client_id
+    try:
+        return engine().load(session.get("run")).client_id
+    except RunMissing:
+        return None
 
 
 def branding_view(look: Look) -> BrandingView:
@@ -80,18 +139,3 @@ def stylesheet(branding: BrandingSettings) -> str:
 def fingerprint(branding: BrandingSettings) -> str:
     """A short hash of the stylesheet, so a changed branding is a new URL (cache busting)."""
     return hashlib.sha256(stylesheet(branding).encode()).hexdigest()[:12]
-
-
-def wear(branding: BrandingSettings) -> None:
-    """Make ``branding``'s text overrides apply to the rest of this request's rendering."""
-    setattr(g, _CURRENT, branding)
-
-
-def gettext(message: str) -> str:
-    """Template gettext: the branding's override for this language, else the translation."""
-    branding = g.get(_CURRENT) if g else None
-    if branding is None:
-        branding = skin_state().branding
-    locale = get_locale()
-    override = branding.text(str(locale) if locale else None, message)
-    return override if override is not None else get_translations().ugettext(message)

@@ -38,7 +38,8 @@ def branding_css():
 
 @bp.get("/journeys/<name>")
 def start_linked(name: str):
-    """Start ``forgot-password`` or ``sign-up`` for the app of the current sign-in, if any."""
+    """Start ``forgot-password`` or ``sign-up`` for the app of the current sign-in, if any;
+    ``sign-up`` not for an app that offers none (``signup = false``)."""
     from journeys import engine
     from journeys.errors import RunMissing
 
@@ -53,5 +54,7 @@ def start_linked(name: str):
             context = {"authorize": run.context["authorize"]}
     except RunMissing:
         pass  # no sign-in under way: a journey of Ferry itself
+    if name == "sign-up" and not look_for(client_id).signup:
+        abort(404)
     session["run"] = journeys.start(name, client_id=client_id, context=context)
     return redirect(url_for("journey.page"), code=303)

@@ -43,7 +43,7 @@ FIELD_ATTRIBUTES = frozenset({"label", "id", "name", "type", "errors", "descript
 
 #: Row type name -> attributes a page may read (the account, consent and account-choice pages).
 ROW_ATTRIBUTES: dict[str, frozenset[str]] = {
-    "User": frozenset({"email", "username"}),
+    "User": frozenset({"email", "email_verified", "username"}),
     "PasskeyCredential": frozenset({"id", "name", "created_at", "last_used_at"}),
     "PinCredential": frozenset({"id", "created_at", "last_used_at", "disabled_at"}),
     "ConsentGrant": frozenset({"client", "client_id", "granted_at"}),

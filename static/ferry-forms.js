@@ -24,9 +24,26 @@
     });
   }
 
+  /* "Password rules while typing": the rule list (data-ferry-rules="<field id>") marks its length
+     rule (data-ferry-min-length) as met; the server checks every rule again. */
+  function rules() {
+    var lists = document.querySelectorAll("[data-ferry-rules]");
+    Array.prototype.forEach.call(lists, function (list) {
+      var field = document.getElementById(list.getAttribute("data-ferry-rules"));
+      var rule = list.querySelector("[data-ferry-min-length]");
+      if (!field || !rule) { return; }
+      var least = parseInt(rule.getAttribute("data-ferry-min-length"), 10);
+      function update() { rule.classList.toggle("ferry-rule--met", field.value.length >= least); }
+      field.addEventListener("input", update);
+      update();
+    });
+  }
+
+  function start() { init(); rules(); }
+
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    init();
+    start();
   }
 })();

@@ -128,6 +128,12 @@ def form_fields(body: str) -> dict[str, str]:
     return fields
 
 
+def is_sign_in_page(response) -> bool:
+    """The response is a journey page whose form posts to ``/login`` (``/authorize`` answers
+    with the first page of the sign-in it started)."""
+    return 'action="/login"' in response.get_data(as_text=True)
+
+
 def is_offer(body: str) -> bool:
     """The page offers a passkey or a PIN after a sign-in (``register_passkey``, ``register_pin``)."""
     return 'data-webauthn="create"' in body and 'name="skip"' in body
@@ -162,9 +168,20 @@ class SignIn:
         }
         params.update(overrides)
         params = {k: v for k, v in params.items() if v is not None}
-        return self.client.get("/authorize?" + urlencode(params))
+        response = self.client.get("/authorize?" + urlencode(params))
+        if response.status_code == 200:  # the sign-in page, in the same response
+            self.page = response
+        return response
+
+    def start(self, **authorize):
+        """authorize -> the first sign-in page, which ``/authorize`` answers itself; returns it."""
+        response = self.authorize(**authorize)
+        assert response.status_code == 200 and is_sign_in_page(response), \
+            response.get_data(as_text=True)[:500]
+        return response
 
     def open(self):
+        """``GET /login``: the page the run is at now (a reload, or a page after a redirect)."""
         self.page = self.client.get("/login")
         return self.page
 
@@ -182,9 +199,7 @@ class SignIn:
 
     def sign_in(self, identifier: str, password: str, **authorize):
         """authorize -> sign-in page -> post; returns the last response."""
-        response = self.authorize(**authorize)
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        self.open()
+        self.start(**authorize)
         return self.post(identifier=identifier, password=password)
 
     def code_from(self, response) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors import registry as connector_registry
+from journeys import diagram
 from journeys.steps import registry as step_registry
 from provider.app_settings import AppSettings
 from settings import reference
@@ -68,6 +69,23 @@ def test_a_stale_table_is_noticed(block, tmp_path):
     stale.write_text(emptied)
     moved = reference.Block(block.model, stale, block.marker, block.environment)
     assert reference.stale_blocks((moved,)) == [moved]
+
+
+def test_journey_diagrams_are_current():
+    text = diagram.DOCS_FILE.read_text()
+    assert diagram.rewrite(text) == text, (
+        f"{diagram.DOCS_FILE.relative_to(ROOT)}: the journey diagrams are out of date; "
+        "run `python -m journeys.diagram --write`")
+
+
+def test_stale_journey_diagrams_are_noticed(tmp_path):
+    text = diagram.DOCS_FILE.read_text()
+    start = text.index(diagram.BEGIN) + len(diagram.BEGIN)
+    emptied = text[:start] + "\n" + text[text.index(diagram.END):]
+    assert diagram.rewrite(emptied) == diagram.rewrite(text)
+    stale = tmp_path / diagram.DOCS_FILE.name
+    stale.write_text(emptied)
+    assert diagram.is_stale(stale)
 
 
 def test_cells_stay_one_cell_on_one_line():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import connectors
 from connectors import RedirectConnector
-from models import LegacyLink, PasskeyCredential, PasswordCredential, PinCredential, User, db
+from models import LegacyLink, PasskeyCredential, PasswordCredential, PinCredential, User, db, utcnow
 
 
 class LastSignInMethod(Exception):
@@ -76,3 +76,21 @@ def remove_pin(user: User, pin_id: int) -> bool:
             raise LastSignInMethod()
         PinCredential.delete().where(PinCredential.id == pin_id).execute()
     return True
+
+
+def has_password(user: User) -> bool:
+    """Whether the user has a password with Ferry (migrated, set or imported)."""
+    return PasswordCredential.select().where(PasswordCredential.user == user).exists()
+
+
+def set_password(user: User, password_hash: str, source: str = "local") -> None:
+    """Give ``user`` this password (an argon2id PHC string hashed beforehand, outside any
+    transaction), replacing the one they had; one row per user, safe against two tabs."""
+    now = utcnow()
+    (PasswordCredential
+     .insert(user=user, hash=password_hash, source=source, created_at=now, updated_at=now)
+     .on_conflict(conflict_target=[PasswordCredential.user],
+                  update={PasswordCredential.hash: password_hash,
+                          PasswordCredential.source: source,
+                          PasswordCredential.updated_at: now})
+     .execute())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from models import User
+from models import User, fast
 
 
 def find_by_identifier(kind: str, value: str) -> User | None:
     """The user whose normalised ``kind`` identifier (``email`` or ``username``) is ``value``."""
-    column = {"email": User.email, "username": User.username}[kind]
-    return User.get_or_none(column == value)
+    if kind not in ("email", "username"):
+        raise KeyError(kind)
+    return fast.get(User, **{kind: value})

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Literal
 
 import peewee
 
-from models import LegacyLink, PasswordCredential, User, db, utcnow
+from lifecycle import roster
+from models import (
+    LegacyLink,
+    LegacyTombstone,
+    PasswordCredential,
+    UniqueAttribute,
+    User,
+    db,
+    utcnow,
+)
 from users.mapping import STANDARD_ATTRIBUTES, map_claims
 
 if TYPE_CHECKING:
@@ -23,14 +32,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["created", "linked", "conflict"]
+Outcome = Literal["created", "linked", "conflict", "closed"]
 _RACE_RETRIES = 3
 
 
 @dataclass(frozen=True)
 class Provisioned:
     outcome: Outcome
-    user: User | None  # None for a conflict
+    user: User | None  # None for a conflict, or a closed account
 
 
 def provision(
@@ -41,18 +50,29 @@ def provision(
 ) -> Provisioned:
     """Create the user of ``identity``, or refresh the one already linked to it.
 
-    ``conflict``: another local user already owns the mapped e-mail (or username); linking them silently
+    ``closed``: an operator deleted the user migrated from this identity (a tombstone keeps
+    it from coming back; see :mod:`users.admin_ops`).
+
+    ``conflict``: another local user already owns the mapped e-mail (or username, or the value of a
+custom attribute the user schema declares unique); linking them silently
     would let whoever controls the legacy account take over the local one, so nothing changes,
     unless the operator trusts this IdP's verified e-mails (``link_verified_email``) and the
     claims say the e-mail is verified.
     """
     profile = map_claims(identity.claims, mapping)
+    if LegacyTombstone.select().where(
+            (LegacyTombstone.connector == identity.connector)
+            & (LegacyTombstone.subject == identity.subject)).exists() and _find_link(identity) is None:
+        return Provisioned("closed", None)  # an operator deleted this user: not again
     for _attempt in range(_RACE_RETRIES):
         try:
             with db.atomic():
-                return _provision_once(identity, profile, password_hash, link_verified_email)
+                result = _provision_once(identity, profile, password_hash, link_verified_email)
         except peewee.IntegrityError:
             continue  # a concurrent first sign-in committed first; the next read sees it
+        if result.user is not None:
+            roster.note_migrated(result.user, identity.connector, identity.subject)
+        return result
     raise RuntimeError(f"could not provision {identity.connector}:{identity.subject}")
 
 
@@ -62,6 +82,7 @@ def _provision_once(
     now = utcnow()
     columns = {key: value for key, value in profile.items() if key in STANDARD_ATTRIBUTES}
     custom = {key: value for key, value in profile.items() if key not in STANDARD_ATTRIBUTES}
+    uniques = _unique_values(custom)
     link = _find_link(identity)
     email = columns.get("email")
     owner = User.get_or_none(User.email == email) if email and link is None else None
@@ -71,7 +92,14 @@ def _provision_once(
         link = _find_link(identity)
     if link is not None:
         user = link.user
+        for name in _held_elsewhere(uniques, user.id):
+            # Never lock a migrated user out over it: the old value stays, the operator is told.
+            log.warning("connector %s: %s of legacy user %s already belongs to another user; "
+                        "not updated", identity.connector, name, identity.subject)
+            custom.pop(name)
+            uniques.pop(name)
         _refresh_profile(user, columns, custom, now)
+        _store_uniques(user, uniques)
         LegacyLink.update(last_seen_at=now).where(LegacyLink.id == link.id).execute()
         if password_hash:
             _store_password(user, password_hash, identity.connector, now)
@@ -86,6 +114,11 @@ def _provision_once(
     username = columns.get("username")
     if username and User.select().where(User.username == username).exists():
         return Provisioned("conflict", None)  # a sign-in identifier: same rule as the e-mail
+    if held := _held_elsewhere(uniques, None):
+        log.warning("connector %s: legacy user %s: %s already belong(s) to another user (unique "
+                    "in the user schema); not created", identity.connector, identity.subject,
+                    ", ".join(held))
+        return Provisioned("conflict", None)
     phone = columns.get("phone")
     if phone and User.select().where(User.phone == phone).exists():
         # Shared numbers are common in legacy data (a family line); the phone is no sign-in
@@ -95,6 +128,7 @@ def _provision_once(
         columns.pop("phone")
         columns.pop("phone_verified", None)
     user = User.create(**columns, attributes=custom, created_at=now, updated_at=now)
+    _store_uniques(user, uniques)
     LegacyLink.create(
         user=user, connector=identity.connector, subject=identity.subject,
         migrated_at=now, last_seen_at=now,
@@ -130,6 +164,38 @@ def _refresh_profile(user: User, columns: dict, custom: dict, now) -> None:
         for key, value in changes.items():
             setattr(user, key, value)
         user.attributes = attributes
+
+
+def _unique_values(custom: dict) -> dict[str, str]:
+    """The custom attributes the live user schema declares unique, as text, when set."""
+    from users.schema import live
+
+    spec = live().attributes
+    return {name: str(value) for name, value in custom.items()
+            if name in spec and spec[name].unique and value not in (None, "")
+            and len(str(value)) <= UniqueAttribute.value.max_length}
+
+
+def _held_elsewhere(uniques: dict[str, str], user_id: str | None) -> list[str]:
+    """The attributes of ``uniques`` whose value another user already has."""
+    held = []
+    for name, value in uniques.items():
+        query = UniqueAttribute.select().where((UniqueAttribute.name == name)
+                                               & (UniqueAttribute.value == value))
+        if user_id is not None:
+            query = query.where(UniqueAttribute.user != user_id)
+        if query.exists():
+            held.append(name)
+    return held
+
+
+def _store_uniques(user: User, uniques: dict[str, str]) -> None:
+    """Keep ``user``'s unique values (the index refuses a value another user took meanwhile:
+    the IntegrityError rolls the whole provisioning back, and the retry reads the winner)."""
+    for name, value in uniques.items():
+        (UniqueAttribute.delete().where((UniqueAttribute.user == user.id)
+                                        & (UniqueAttribute.name == name)).execute())
+        UniqueAttribute.create(user=user.id, name=name, value=value)
 
 
 def _store_password(user: User, password_hash: str, connector: str, now) -> None:

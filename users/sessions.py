@@ -15,7 +15,7 @@ from datetime import timedelta
 from blinker import Namespace
 from flask import current_app, g, session
 
-from models import User, UserSession, utcnow
+from models import User, UserSession, fast, utcnow
 
 SESSION_KEY = "sid"
 
@@ -23,6 +23,10 @@ _signals = Namespace()
 #: Sent with ``record=<the ended UserSession>`` after a session ends (sign-out anywhere, a
 #: disabled user). The provider revokes the session's tokens and tells apps (back-channel logout).
 session_ended = _signals.signal("ferry.session-ended")
+#: Sent with ``user=<User>`` and ``kept=<the UserSession kept, or None>`` after the user's
+#: password was reset or changed: the provider revokes every refresh and access token of the
+#: user but those of the kept session.
+credentials_changed = _signals.signal("ferry.credentials-changed")
 
 
 def _hash(token: str) -> str:
@@ -33,14 +37,14 @@ def sign_in(user: User, amr: list[str]) -> UserSession:
     session.clear()
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    record = UserSession.create(
-        id_hash=_hash(token), user=user, created_at=now, auth_time=int(time.time()), amr=amr,
+    record = fast.insert(
+        UserSession, id_hash=_hash(token), user=user, created_at=now, auth_time=int(time.time()), amr=amr,
         sid=secrets.token_urlsafe(24),
         expires_at=now + timedelta(seconds=current_app.config["SESSION_LIFETIME"]),
     )
     session[SESSION_KEY] = token
     session.permanent = True
-    User.update(last_signin_at=now, signin_count=User.signin_count + 1).where(User.id == user.id).execute()
+    fast.update(User, {"last_signin_at": now, "signin_count": fast.Increment()}, id=user.id)
     g.ferry_session = record
     return record
 
@@ -92,8 +96,18 @@ def end(record: UserSession) -> bool:
     return bool(ended)
 
 
-def end_all(user: User) -> int:
-    """End every live session of ``user`` (disabled, password reset elsewhere); how many."""
-    live = list(UserSession.select().where(
-        (UserSession.user == user.id) & UserSession.ended_at.is_null()))
-    return sum(end(record) for record in live)
+def end_all(user: User, keep: UserSession | None = None) -> int:
+    """End every live session of ``user`` but ``keep`` (disabled, password reset); how many."""
+    query = UserSession.select().where(
+        (UserSession.user == user.id) & UserSession.ended_at.is_null())
+    if keep is not None:
+        query = query.where(UserSession.id_hash != keep.id_hash)
+    return sum(end(record) for record in list(query))
+
+
+def secure(user: User, keep: UserSession | None = None) -> int:
+    """After a new password: every other session of ``user`` ends and every token not of
+    ``keep`` is revoked (whoever knew the old password is out everywhere); how many sessions."""
+    ended = end_all(user, keep)
+    credentials_changed.send(current_app._get_current_object(), user=user, kept=keep)
+    return ended

@@ -11,6 +11,7 @@ from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 
 import skin
+from blueprints import journey
 from blueprints.oidc import bp
 from journeys import engine
 from provider import authorization, consent
@@ -71,7 +72,7 @@ def _answer(decision: authorization.Decision, client, parameters: dict[str, str]
         return render_template("errors/sign_up_unavailable.html", client=client,
                                sign_in_url=url_for("oidc.authorize") + "?" + urlencode(without)), 400
     session["run"] = engine().start(decision.journey, client_id=client.client_id, context=decision.context)
-    return redirect(url_for("journey.page"))
+    return journey.first_page(session["run"])
 
 
 def _refuse_unreadable(params, name: str):

@@ -14,7 +14,9 @@ account. So every attempt costs exactly one hash check: the user's argon2id hash
 still in a ``hashes`` source, that source's own check (the legacy hash, or a decoy of the same
 format for an unknown user); or, when nothing checked a hash (no local credential, a remote
 legacy IDP, throttled), an argon2id check against a fixed decoy, made just before the answer
-goes out. Never two. What cannot be equalised is the time a *remote* legacy IDP takes to answer:
+goes out; and when a remote legacy IDP accepted the password, the argon2id hash Ferry makes of
+it for the new user is that one check (:func:`spent_on_new_hash`; the answer differs from a
+refusal anyway). Never two. What cannot be equalised is the time a *remote* legacy IDP takes to answer:
 users who have migrated never wait for it, and the rest always do.
 """
 
@@ -97,3 +99,11 @@ def password_attempt(run, missing_outcome: str, identifier: str | None = None,
             attempt.spend_decoy()
             return response
     return attempt
+
+
+def spent_on_new_hash(run) -> None:
+    """This request's password was just hashed for a credential (a migration): that argon2id
+    run is the attempt's one hash check, so no decoy follows it."""
+    attempt = run.transient.get(_TRANSIENT)
+    if attempt is not None:
+        attempt.checked = True

@@ -12,9 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from babel.support import Translations
+from flask import current_app
+from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from pydantic import BaseModel, ConfigDict, Field
 from wtforms import HiddenField
+from wtforms.i18n import messages_path
 
 from journeys.results import Render, Result
 from plugins import Registry, register_subclass
@@ -32,10 +36,27 @@ class StepSettings(BaseModel):
     on: dict[str, str] = Field(default_factory=dict, description="outcome -> next step")
 
 
+#: WTForms' own messages ("This field is required."), one catalogue per language per process:
+#: Flask-WTF would read and parse it from disk again on every request.
+_WTFORMS_TRANSLATIONS: dict[str, Translations] = {}
+
+
 class StepForm(FlaskForm):
     """Base of every step form: CSRF (Flask-WTF) plus the step it was rendered for."""
 
     step = HiddenField()
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            """WTForms' messages in the page's language, loaded once per process."""
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            language = str(get_locale())
+            found = _WTFORMS_TRANSLATIONS.get(language)
+            if found is None:
+                found = Translations.load(messages_path(), [language], domain="wtforms")
+                _WTFORMS_TRANSLATIONS[language] = found
+            return found
 
 
 @dataclass

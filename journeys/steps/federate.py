@@ -3,7 +3,9 @@
 Settings: ``connector`` (a redirect connector; left out, the provider the user picked on the
 ``collect`` page). Outcomes: ``success`` (``context["external_identity"]`` set), ``failure`` (the
 user cancelled or the IdP refused), ``unavailable`` (the IdP failed), ``rejected`` (the answer was
-forged, replayed, expired or invalid: audited; optional, defaults to ``failure``'s route).
+forged, replayed, expired or invalid: audited; optional, defaults to ``failure``'s route),
+``closed`` (the connector is in mode ``closed``: the IdP is switched off and not asked;
+optional, defaults to ``unavailable``'s route).
 
 The way back: the callback finds the run by the single-use reference sent out with the user
 (``journeys/resume.py``), records the result in the run (:meth:`FederateStep.receive`), gives
@@ -44,8 +46,8 @@ class FederateStep(Step):
     type = "federate"
     Settings = FederateSettings
     settings: FederateSettings
-    outcomes = ("success", "failure", "unavailable", "rejected")
-    optional_outcomes = {"rejected": "failure"}
+    outcomes = ("success", "failure", "unavailable", "rejected", "closed")
+    optional_outcomes = {"rejected": "failure", "closed": "unavailable"}
 
     def check(self, context: ValidationContext) -> list[str]:
         name = self.settings.connector
@@ -65,6 +67,8 @@ class FederateStep(Step):
         connector = connectors.instances().get(name or "")
         if not isinstance(connector, RedirectConnector):
             return Done("failure", _("Please choose how to sign in."))
+        if connector.settings.migration == "closed":
+            return Done("closed")  # switched off: the IdP is not asked
         reference = resume.create(run, connector.name, current_app.config["JOURNEY_TTL"])
         try:
             url, state = connector.begin(reference, callback_url(connector.name))

@@ -1,9 +1,13 @@
 """``identify``: ask for an e-mail address only (for journeys that prove it another way).
 
-Outcome ``submitted``: the normalised address goes to ``context["identifier"]``.
+Setting ``purpose`` words the page: ``sign-in`` (the default: "Sign in with a code"),
+``reset`` ("Forgot your password?") or ``sign-up`` ("Create an account"). Outcome
+``submitted``: the normalised address goes to ``context["identifier"]``.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -11,7 +15,7 @@ from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
 from journeys.results import Done, Result
-from journeys.steps.base import Step, StepForm
+from journeys.steps.base import Step, StepForm, StepSettings
 from users.identifiers import normalise
 
 
@@ -36,9 +40,19 @@ def build_form(formdata=None) -> StepForm:
     return IdentifyForm(formdata=formdata)
 
 
+class IdentifySettings(StepSettings):
+    purpose: Literal["sign-in", "reset", "sign-up"] = "sign-in"
+
+
 class IdentifyStep(Step):
     type = "identify"
+    Settings = IdentifySettings
+    settings: IdentifySettings
     outcomes = ("submitted",)
+
+    def render(self, run, form=None, **context):
+        """The page, worded after ``purpose``."""
+        return super().render(run, form, purpose=self.settings.purpose, **context)
 
     def enter(self, run) -> Result:
         form = build_form()

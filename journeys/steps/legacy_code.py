@@ -207,7 +207,8 @@ class LegacyCodeStep(Step):
 
     def proved(self, run, connector: PasswordlessConnector, identity: ExternalIdentity,
                identifier: str) -> Result:
-        problem = profile_problem(identity.subject, identity.claims, connector.mapping)
+        problem = profile_problem(identity.subject, identity.claims, connector.mapping,
+                                  connector.name)
         if problem is not None:
             log.error("connector %s: legacy user %s: %s: fix the record or the mapping",
                       connector.name, identity.subject, problem)

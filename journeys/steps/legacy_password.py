@@ -20,7 +20,10 @@ step; unrouted, it takes ``unavailable``'s route so nobody migrates on a passwor
 malformed or unknown hash, a profile the mapping cannot turn into a user; audited as
 ``legacy.user_data_invalid`` with the reason; never "try again later", never counted towards
 the circuit breaker; counted against the identifier only if another source refused the
-password; falls back to ``wrong_credentials``' route, with its own message), ``throttled``.
+password; falls back to ``wrong_credentials``' route, with its own message), ``closed``
+(every source asked is in mode ``closed``: switched off, so never called, and this user never
+migrated; route it to a page that sends them to set a new password; unrouted it takes
+``unavailable``'s route), ``throttled``.
 """
 
 from __future__ import annotations
@@ -43,13 +46,14 @@ from connectors import (
 )
 from connectors.hashes import UserDataInvalid
 from journeys.results import Done, Result
-from journeys.steps._attempt import Attempt, password_attempt
+from journeys.steps._attempt import Attempt, password_attempt, spent_on_new_hash
 from journeys.steps.base import Step, StepSettings, ValidationContext
 from journeys.steps.messages import N_, wrong_credentials_notice
 from models import LegacyLink, User
 from security import known_devices
 from security.audit import record
 from users.mapping import STANDARD_ATTRIBUTES, map_claims
+from users.schema import live as live_schema
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +90,24 @@ _BOOLEAN_ATTRIBUTES = ("email_verified", "phone_verified")
 _SUBJECT_LIMIT = LegacyLink.subject.max_length
 
 
-def profile_problem(subject: str, claims: dict[str, Any], mapping: dict[str, str]) -> str | None:
+def profile_problem(subject: str, claims: dict[str, Any], mapping: dict[str, str],
+                    connector: str | None = None) -> str | None:
     """Why the mapped profile cannot make a local user (for the operator, no values), or None.
 
     Standard attributes become columns: text must be text that fits, a flag a single value.
+    An attribute the user schema requires must be there, unless the legacy identity
+    (``connector``, ``subject``) already has its user: a requirement added later never locks a
+    migrated user out.
     """
     try:
         profile = map_claims(claims, mapping)
     except (TypeError, ValueError, AttributeError) as error:
         return f"the mapping cannot read the profile ({type(error).__name__})"
+    missing = [name for name, spec in live_schema().all().items()
+               if spec.required and profile.get(name) in (None, "", [])]
+    if missing and not (connector and LegacyLink.select().where(
+            (LegacyLink.connector == connector) & (LegacyLink.subject == subject)).exists()):
+        return f"profile: {', '.join(missing)} required by the user schema, but absent"
     if len(subject) > _SUBJECT_LIMIT:
         return f"the subject is longer than {_SUBJECT_LIMIT} characters"
     for name in STANDARD_ATTRIBUTES:
@@ -118,9 +131,10 @@ class LegacyPasswordStep(Step):
     Settings = LegacyPasswordSettings
     settings: LegacyPasswordSettings
     outcomes = ("success", "wrong_credentials", "not_found", "unavailable", "mfa_required",
-                "blocked", "user_data_invalid", "throttled")
+                "blocked", "user_data_invalid", "closed", "throttled")
     optional_outcomes = {"not_found": "wrong_credentials", "blocked": "wrong_credentials",
-                         "mfa_required": "unavailable", "user_data_invalid": "wrong_credentials"}
+                         "mfa_required": "unavailable", "user_data_invalid": "wrong_credentials",
+                         "closed": "unavailable"}
 
     def named_connectors(self) -> list[str]:
         names = list(self.settings.connectors or [])
@@ -165,6 +179,9 @@ class LegacyPasswordStep(Step):
         typed = run.transient.get("typed_identifier")
         said: set[str] = set()  # what the sources said, for the verdict below
         for connector in self.candidates(attempt.identifier):
+            if connector.settings.migration == "closed":
+                said.add("closed")  # switched off: never called
+                continue
             try:
                 identity = connector.check_password(
                     connector.legacy_identifier(attempt.identifier, typed), attempt.password)
@@ -201,7 +218,8 @@ class LegacyPasswordStep(Step):
                 return Done("blocked", _(BLOCKED_NOTICES[blocked.reason]))
             self._checked(attempt, connector)
             attempt.give_back()
-            problem = profile_problem(identity.subject, identity.claims, connector.mapping)
+            problem = profile_problem(identity.subject, identity.claims, connector.mapping,
+                                      connector.name)
             if problem is not None:
                 # The password was right, but the profile cannot make a user: say so, once.
                 log.error("connector %s: legacy user %s: %s: fix the record or the mapping",
@@ -226,13 +244,17 @@ class LegacyPasswordStep(Step):
         """No source said yes: tell what is true, and count only a real refusal.
 
         A source that could not answer wins (the password may be right there: "we could not
-        check your password right now", nothing counted); then a source whose record of this
+        check your password right now", nothing counted); then sources that are all closed
+        (nothing counted: the user is sent to set a new password); then a source whose record of this
         user is unusable (counted only if another source refused the password); then "wrong
         password" (counted).
         """
         if "unavailable" in said:
             attempt.give_back()
             return Done("unavailable")
+        if said == {"closed"}:
+            attempt.give_back()  # nothing was checked
+            return Done("closed")
         if "user_data_invalid" in said:
             if "wrong_credentials" not in said:
                 attempt.give_back()  # no password was checked anywhere
@@ -246,6 +268,7 @@ class LegacyPasswordStep(Step):
                                    "factor": challenge.factor, "failures": 0}
         # The password is gone after this request; keep its argon2id hash for create_user.
         pending["password_hash"] = authenticators.get("password").hash(password)
+        spent_on_new_hash(run)
         run.context["legacy_mfa"] = pending
         record("legacy.mfa_required", client_id=run.client_id, connector=connector.name,
                factor=challenge.factor)

@@ -2,8 +2,12 @@
 
 Outcomes: ``success``; ``failure`` (wrong password, or a user who may not sign in; counted
 against the identifier); ``no_credential`` (no local user or no local password: try the legacy
-IDP; the attempt stays counted unless a later step gives it back); ``throttled``. Every one of
+IDP; the attempt stays counted unless a later step gives it back; also every user linked to a
+connector in mode ``sync``, whose password the legacy IDP keeps); ``throttled``. Every one of
 them costs the same single hash check (see :mod:`journeys.steps._attempt`).
+
+A user linked to a connector in mode ``shadow`` is also checked there, in the background
+(:mod:`lifecycle.shadow`); the answer is counted and never changes this one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from journeys.results import Done, Result
 from journeys.steps._attempt import password_attempt
 from journeys.steps.base import Step
 from journeys.steps.messages import wrong_credentials_notice
+from lifecycle import modes, shadow
 from security import known_devices
 from security.audit import record
 from users.directory import find_by_identifier
@@ -32,10 +37,14 @@ class LocalPasswordStep(Step):
         credential = password_authenticator.credential(user)
         if not attempt.admitted:
             return attempt.throttled(run)
-        if credential is None:
+        if credential is None or modes.sync_source(user) is not None:
             return Done("no_credential")  # the legacy step, or the decoy, checks a hash
         attempt.checked = True
         matches = password_authenticator.verify(credential, attempt.password)
+        if sources := modes.shadow_sources(user):
+            shadow.compare(sources, user.id, attempt.identifier,
+                           run.transient.get("typed_identifier"), attempt.password,
+                           local=matches and user.status == "active")
         if matches and user.status == "active":
             attempt.give_back()
             run.set_user(user, "pwd")

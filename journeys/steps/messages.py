@@ -29,6 +29,11 @@ def wrong_credentials_notice() -> str:
     return _("That e-mail address and password don't match. Check them and try again.")
 
 
+def wrong_password_notice() -> str:
+    """For a user already known (a fresh proof on the account page): no enumeration to fear."""
+    return _("That password is not right. Try again.")
+
+
 def throttled_notice(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     return ngettext(

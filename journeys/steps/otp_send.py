@@ -4,14 +4,21 @@
 ``sms`` to its phone (E.164; ``sms_sender`` must be set), ``any`` to the e-mail address when
 the account has one, else to the phone. A local user gets it at their ``email`` / ``phone``.
 With ``lookup_connector`` (a password connector that can look users up: ``hashes``, ``ldap``,
-``rest``, ``okta`` with an API token, ``cognito`` with ``lookup = true``), a user not yet
+``rest``, ``okta`` with an API token, ``cognito`` with ``lookup = true``, ``ropc`` with
+``lookup_url``), a user not yet
 migrated gets it at the ``email`` / ``phone`` the connector's ``mapping`` reads from the legacy
-claims. An unknown identifier (or an account without the address the channel needs) sends
+claims. Without it, a user known to the roster of a connector in mode ``closed`` (switched off)
+gets it at the roster's address, so the last users can still move over by setting a password.
+An unknown identifier (or an account without the address the channel needs) sends
 nothing but reads exactly the same ("If an account exists, we sent a code"), so the page never
 tells who has an account or how they can be reached. So does a user whose legacy record
 cannot be used (an unreadable row, a profile the mapping cannot read): the page cannot say so
 without telling anyone who types the address that it exists, so it is audited
 (``legacy.user_data_invalid``) and logged for the operator instead.
+
+``to = "identifier"`` (sign-up, a new e-mail address) sends the code to the address typed,
+whoever owns it: the code then proves the address itself, not an account (``otp_verify``'s
+``proved``); only the ``email`` channel, and no ``lookup_connector``.
 
 Send budgets (counted before the send, atomically, and given back when it fails; see
 :class:`security.throttle.SendBudget`): ``otp_sends_per_identifier`` (5 an hour, whatever the
@@ -44,6 +51,7 @@ from journeys.results import Done, Result
 from journeys.steps.base import Step, StepSettings, ValidationContext
 from journeys.steps.legacy_password import profile_problem
 from journeys.steps.messages import throttled_notice
+from lifecycle import roster
 from security import known_devices
 from security.audit import record
 from security.throttle import Requester
@@ -56,6 +64,7 @@ log = logging.getLogger(__name__)
 class OtpSendSettings(StepSettings):
     lookup_connector: str | None = None
     channel: Literal["email", "sms", "any"] = "email"
+    to: Literal["account", "identifier"] = "account"
 
 
 class Recipient(NamedTuple):
@@ -87,6 +96,10 @@ class OtpSendStep(Step):
         if channel != "email" and context.config is not None \
                 and context.config.get("SMS_SENDER", "none") == "none":
             problems.append(f"channel: {channel!r} needs an SMS sender: set sms_sender in [ferry]")
+        if self.settings.to == "identifier" and (channel != "email"
+                                                 or self.settings.lookup_connector):
+            problems.append('to: "identifier" sends to the address typed: channel = "email" '
+                            "and no lookup_connector")
         return problems + self._check_lookup(context)
 
     def _check_lookup(self, context: ValidationContext) -> list[str]:
@@ -98,7 +111,7 @@ class OtpSendStep(Step):
             return [f"lookup_connector: no connector named {name!r}"]
         if not isinstance(connector, PasswordConnector) or not connector.supports_lookup:
             return [f"lookup_connector: {name!r} cannot look users up (hashes, ldap, rest, okta "
-                    "with api_token and cognito with lookup = true can)"]
+                    "with api_token, cognito with lookup = true and ropc with lookup_url can)"]
         return []
 
     def enter(self, run) -> Result:
@@ -154,6 +167,9 @@ class OtpSendStep(Step):
 
     def _recipient(self, run, identifier: str) -> tuple[Recipient | None, dict]:
         """Where the code goes, and what ``otp_verify`` needs once it is right."""
+        if self.settings.to == "identifier":
+            return Recipient("email", identifier), {"proves": identifier, "channel": "email",
+                                                    "address": identifier}
         user = find_by_identifier("email", identifier)
         if user is not None:
             if user.status != "active":
@@ -164,16 +180,23 @@ class OtpSendStep(Step):
             return recipient, {"user_id": user.id, "channel": recipient.channel,
                                "address": recipient.address}
         name = self.settings.lookup_connector
-        if name is None:
-            return None, {}
-        connector = connectors.get(name)
-        try:
-            identity = connector.find(identifier)
-        except AccountBlocked:
-            return None, {}  # a disabled legacy account reads like an unknown one
-        if identity is None:
-            return None, {}
-        problem = profile_problem(identity.subject, identity.claims, connector.mapping)
+        if name is None:  # a connector switched off still knows its users: its roster does
+            found = roster.closed_lookup(identifier)
+            if found is None:
+                return None, {}
+            identity = found
+            connector = connectors.get(identity.connector)
+        else:
+            connector = connectors.get(name)
+            try:
+                identity = connector.find(identifier)
+            except AccountBlocked:
+                return None, {}  # a disabled legacy account reads like an unknown one
+            if identity is None:
+                return None, {}
+        name = connector.name
+        problem = profile_problem(identity.subject, identity.claims, connector.mapping,
+                                  connector.name)
         if problem is not None:
             log.error("connector %s: legacy user %s: %s: fix the record or the mapping",
                       name, identity.subject, problem)

@@ -5,9 +5,11 @@ also marks their phone verified); ``migrate`` (a user found by ``otp_send``'s
 ``lookup_connector``: ``context["external_identity"]`` is set with the e-mail address or phone
 the code reached marked verified, route it to ``create_user``; unrouted it takes ``failure``'s
 route); ``failure`` (5 wrong codes: the code is dead, the user starts again); ``resend`` (the
-user asked for a new code: route it back to ``otp_send``, whose counters still hold). A right
-code makes this browser a known device of the identifier (its own code budget from then on,
-see :mod:`security.known_devices`).
+user asked for a new code: route it back to ``otp_send``, whose counters still hold);
+``proved`` (``otp_send`` with ``to = "identifier"``: the address typed is proved,
+``context["proved_email"]``; unrouted it takes ``failure``'s route). A code that reached a local
+user's e-mail address marks it verified. A right code makes this browser a known device of the
+identifier (its own code budget from then on, see :mod:`security.known_devices`).
 
 The hint on the page is worded after ``otp_send``'s ``channel`` setting only: it never shows a
 phone number, not even its last digits, because any digit shown would either tell a known
@@ -95,8 +97,8 @@ def mark_verified(identity: dict, attribute: str = "email", value: str | None = 
 
 class OtpVerifyStep(Step):
     type = "otp_verify"
-    outcomes = ("success", "migrate", "failure", "resend")
-    optional_outcomes = {"migrate": "failure"}
+    outcomes = ("success", "migrate", "failure", "resend", "proved")
+    optional_outcomes = {"migrate": "failure", "proved": "failure"}
 
     def enter(self, run) -> Result:
         return self.render(run, code_form(), hint=self.hint(run))
@@ -140,6 +142,10 @@ class OtpVerifyStep(Step):
 
     def _proved(self, run, pending: dict) -> Result:
         by_sms = pending.get("channel") == "sms"
+        if "proves" in pending:
+            run.context["proved_email"] = pending["proves"]
+            record("otp.verified", client_id=run.client_id, purpose="address")
+            return Done("proved")
         if "identity" in pending:
             if by_sms:
                 run.context["external_identity"] = mark_verified(pending["identity"], "phone",
@@ -161,6 +167,9 @@ class OtpVerifyStep(Step):
         if by_sms and not user.phone_verified and e164(user.phone) == pending.get("address"):
             User.update(phone_verified=True).where(User.id == user.id).execute()
             user.phone_verified = True
+        if not by_sms and not user.email_verified and user.email == pending.get("address"):
+            User.update(email_verified=True).where(User.id == user.id).execute()
+            user.email_verified = True
         run.set_user(user, "otp")
         known_devices.remember(run.context.get("identifier", ""))
         record("signin.otp", user_id=user.id, client_id=run.client_id)

@@ -11,7 +11,11 @@ Outcomes: ``registered``, ``skipped``, ``not_offered`` (the user has a passkey o
 "Not now" too recently; unrouted it takes ``skipped``'s route) and ``pin`` (routed to a
 ``register_pin`` step when ``offer_pin`` is on). ``when = "asked"`` (the ``add-passkey``
 journey of the account page): the user asked for one, so the page is always shown and "Not
-now" (a cancel) records nothing; the default ``"offered"`` applies the policy above.
+now" (a cancel) records nothing; the default ``"offered"`` applies the policy above. ``when =
+"required"`` (a legacy password that fails the policy, ``password_policy`` with ``mode =
+"passkey"``): the page is always shown and its only other way on is "Choose a new password
+instead" (outcome ``skipped``: route it to a ``set_password`` step), so a browser without
+passkeys never locks the user out; ``not_offered`` is a user who has a passkey already.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from authenticators.passkey import PasskeyRefused
 from journeys.errors import JourneyBroken
 from journeys.results import Done, Result
 from journeys.steps.base import Step, StepForm, StepSettings, ValidationContext
-from models import EnrollmentOffer, PasskeyCredential, PinCredential, User, utcnow
+from models import EnrollmentOffer, PasskeyCredential, PinCredential, User, fast, utcnow
 from security.audit import record
 
 
@@ -34,12 +38,12 @@ class RegisterPasskeySettings(StepSettings):
     optional: bool = True
     ask_again_after: int | Literal["never"] = 3
     offer_pin: bool = False
-    when: Literal["offered", "asked"] = "offered"
+    when: Literal["offered", "asked", "required"] = "offered"
 
 
 def offer_due(user: User, kind: str) -> bool:
     """Whether the user's last "Not now" to ``kind`` has run its course."""
-    offer = EnrollmentOffer.get_or_none((EnrollmentOffer.user == user) & (EnrollmentOffer.kind == kind))
+    offer = fast.get(EnrollmentOffer, user=user.id, kind=kind)
     if offer is None:
         return True
     return offer.ask_after is not None and user.signin_count >= offer.ask_after
@@ -81,9 +85,11 @@ class RegisterPasskeyStep(Step):
         user = run.user
         if user is None:
             raise JourneyBroken(f"{self.journey}.{self.name}: reached without a user")
+        if self.settings.when == "required" and fast.exists(PasskeyCredential, user=user.id):
+            return Done("not_offered")
         if self.settings.when == "offered":
-            if (PasskeyCredential.select().where(PasskeyCredential.user == user).exists()
-                    or PinCredential.select().where(PinCredential.user == user).exists()):
+            if (fast.exists(PasskeyCredential, user=user.id)
+                    or fast.exists(PinCredential, user=user.id)):
                 return Done("not_offered")
             if self.settings.optional and not offer_due(user, "passkey"):
                 return Done("not_offered")
@@ -93,7 +99,8 @@ class RegisterPasskeyStep(Step):
         options = authenticators.get("passkey").registration_options(run.context, user)
         return self.render(run, PasskeyForm(formdata=None), options=options,
                            optional=self.settings.optional, offer_pin=self.settings.offer_pin,
-                           asked=self.settings.when == "asked")
+                           asked=self.settings.when == "asked",
+                           required=self.settings.when == "required")
 
     def submit(self, run, form_data) -> Result:
         form = PasskeyForm(formdata=form_data)
@@ -106,7 +113,7 @@ class RegisterPasskeyStep(Step):
             run.context.pop("webauthn", None)
             decline(user, "passkey", self.settings.ask_again_after)  # a PIN, not a passkey
             return Done("pin")
-        if form_data.get("skip") and self.settings.optional:
+        if form_data.get("skip") and (self.settings.optional or self.settings.when == "required"):
             run.context.pop("webauthn", None)
             if self.settings.when == "offered":
                 decline(user, "passkey", self.settings.ask_again_after)

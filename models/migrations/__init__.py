@@ -137,7 +137,7 @@ def init_app(app: Flask) -> None:
 
     @group.command("purge")
     def purge_command() -> None:
-        """Delete expired journey runs, spent codes, expired tokens and ended sessions."""
+        """Delete expired journey runs, codes, tokens and sessions, and old audit history."""
         from models.retention import purge
 
         with db.connection_context():
@@ -145,7 +145,8 @@ def init_app(app: Flask) -> None:
                 require_current(db)  # loaded for a db command, the app did not check
             except ConfigError as error:
                 raise click.ClickException(str(error)) from None
-            counts = purge()
+            counts = purge(app.config["AUDIT_RETENTION_DAYS"],
+                           app.config["LEGACY_CALL_RETENTION_DAYS"])
         click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
     app.cli.add_command(group)

@@ -40,8 +40,7 @@ def app(make_app):
 def set_pin(app, email: str, device: SoftAuthenticator, pin: str = PIN) -> SignIn:
     """Sign in with the password, take the offer's "Use a PIN", set ``pin`` on ``device``."""
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     offer = browser.post(identifier=email, password=PASSWORD, decline_offers=False)
     assert "Sign in faster next time" in text(offer)
     page = browser.post(pin="1", decline_offers=False)
@@ -55,8 +54,7 @@ def set_pin(app, email: str, device: SoftAuthenticator, pin: str = PIN) -> SignI
 def pin_page(app, email: str) -> SignIn:
     """A new browser at the PIN page for ``email`` (sign-in page, "Use my PIN on this device")."""
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     page = browser.post(identifier=email, password="", alternative="pin")
     assert "Enter your PIN" in text(page), text(page)[:600]
     return browser
@@ -117,8 +115,7 @@ def test_set_a_pin_after_a_password_then_sign_in_with_device_and_pin(app):
 
 def test_registration_options_ask_for_a_device_bound_key(app):
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     browser.post(identifier=ALICE, password=PASSWORD, decline_offers=False)
     options = options_of(browser.post(pin="1", decline_offers=False))
     selection = options["authenticatorSelection"]
@@ -136,8 +133,7 @@ def test_registration_options_ask_for_a_device_bound_key(app):
 def test_a_weak_or_mistyped_new_pin_is_told_and_nothing_is_stored(app, pin, confirm, message):
     device = SoftAuthenticator()
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     browser.post(identifier=ALICE, password=PASSWORD, decline_offers=False)
     page = browser.post(pin="1", decline_offers=False)
     answer = browser.post(pin=pin, confirm=confirm, credential=device.create(options_of(page)),
@@ -152,8 +148,7 @@ def test_a_weak_or_mistyped_new_pin_is_told_and_nothing_is_stored(app, pin, conf
 
 def test_a_synced_key_is_refused_for_a_pin(app):
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     browser.post(identifier=ALICE, password=PASSWORD, decline_offers=False)
     page = browser.post(pin="1", decline_offers=False)
     synced = SoftAuthenticator(synced=True)
@@ -330,8 +325,7 @@ def test_a_passkey_is_not_a_pin_device_and_a_pin_key_is_not_a_passkey(app):
     assert "That didn't work" in text(answer)
     # The PIN's key on the sign-in page's passkey autofill: unknown there.
     page = SignIn(app.test_client())
-    page.authorize()
-    page.open()
+    page.start()
     refused = page.post(credential=pin_device.get(options_of(page.page)))
     assert "That passkey didn't work" in text(refused)
 
@@ -413,7 +407,7 @@ def test_a_reloaded_pin_page_offers_what_is_left_of_its_challenge(app, monkeypat
     browser = pin_page(app, ALICE)
     first = options_of(browser.page)
     now = time.time()
-    monkeypatch.setattr(passkey_module.time, "time", lambda: now + 100)
+    monkeypatch.setattr(passkey_module, "clock", lambda: now + 100)
     browser.open()
     again = options_of(browser.page)
     assert again["challenge"] == first["challenge"]

@@ -4,8 +4,11 @@
 One test per theme x language x width, each with a Ferry of its own and one browser context
 (a virtual authenticator in it), walking the pages in the order a user meets them: the
 passkey-only page, the sign-in page (plain, then after a wrong password), the code page, the PIN
-page, the passkey/PIN offer, set-a-PIN, consent, the account choice, adding a passkey, the
-account page with it, the sign-out confirmation, the signed-out page and two error pages.
+page, "Forgot your password?" and its new-password page after a password that breaks a rule,
+the profile page of sign-up (``prompt=create``), the passkey/PIN offer, set-a-PIN, consent, the
+account choice, adding a passkey, the account page with it, the fresh proof and the new address
+of "Change e-mail address", the sign-out confirmation, the signed-out page and two error pages.
+Codes are read from a real SMTP server on loopback (aiosmtpd).
 
 Each page state is saved as ``tests/artifacts/pages/<theme>-<lang>-<width>-<page>.png`` (a
 full-page screenshot; ``tests/artifacts/`` is git-ignored and kept by CI). The themes are the
@@ -26,6 +29,7 @@ from babel.support import Translations
 from playwright.sync_api import Browser, Page, expect
 
 from tests.accounts import create_local_user
+from tests.authenticators.mail import MailServer
 from tests.browser.conftest import ARTIFACTS, ServedApp
 from tests.conftest import APP_REDIRECT, SPA_REDIRECT, deployment, pkce_pair
 from tests.peers import axe
@@ -41,6 +45,7 @@ THEMES = ["default", *sorted(p.name for p in DEMO_THEMES.glob("*") if (p / "temp
 LANGUAGES = {"en": "en-US", "de": "de-DE"}  # the browser's locale: its Accept-Language
 WIDTHS = {1280: 800, 360: 740}
 EMAIL = "grace@example.com"
+NEWCOMER = "newcomer@example.com"  # signs up
 PASSWORD = "correct horse battery staple"
 APP_ORIGINS = ("http://localhost:8000/**", "http://localhost:8001/**")
 
@@ -51,9 +56,15 @@ def axe_script() -> Path:
 
 
 @pytest.fixture
-def ferry(make_app, request) -> Iterator[ServedApp]:
+def mail() -> Iterator[MailServer]:
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ferry(make_app, mail, request) -> Iterator[ServedApp]:
     """Ferry wearing ``request.param``: ``test-app`` asks for consent, ``spa`` signs in with
-    passkeys only; one local user."""
+    passkeys only; one local user; its mail goes to ``mail``."""
     theme = request.param
     served = ServedApp("ferry")
     tables = deployment()
@@ -68,7 +79,7 @@ def ferry(make_app, request) -> Iterator[ServedApp]:
             entry.update(theme=theme, branding=branding)
         config = {"THEME_FOLDERS": [str(DEMO_THEMES)], "DEFAULT_THEME": theme}
     try:
-        served.serve(make_app(ISSUER=served.url, DEPLOYMENT=tables, **config))
+        served.serve(make_app(ISSUER=served.url, DEPLOYMENT=tables, **mail.config(), **config))
         create_local_user(served.app, EMAIL, PASSWORD)
         yield served
     finally:
@@ -104,8 +115,9 @@ def window(browser: Browser, request) -> Iterator[Page]:
 class Audit:
     """Checks page states with axe, saves each one's screenshot, and keeps what axe found."""
 
-    def __init__(self, page: Page, ferry: ServedApp, theme: str, language: str, width: int) -> None:
-        self.page, self.ferry = page, ferry
+    def __init__(self, page: Page, ferry: ServedApp, mail: MailServer, theme: str, language: str,
+                 width: int) -> None:
+        self.page, self.ferry, self.mail = page, ferry, mail
         self.prefix = f"{theme}-{language}-{width}"
         self.gettext = Translations.load(str(TRANSLATIONS), [language]).gettext
         self.found: dict[str, list[dict]] = {}
@@ -163,7 +175,7 @@ def walk_every_page(audit: Audit) -> None:
     expect(page.locator("#ferry-notice")).to_be_visible()
     audit.check("sign-in-error")
 
-    # A code by e-mail (the log sender), then back to the start.
+    # A code by e-mail, then back to the start.
     audit.button("E-mail me a code").click()
     audit.heading("Enter your code")
     audit.check("code")
@@ -175,6 +187,35 @@ def walk_every_page(audit: Audit) -> None:
     audit.heading("Enter your PIN")
     audit.check("pin")
     audit.button("Sign in another way").click()
+    audit.heading("Sign in")
+
+    # "Forgot your password?" (before Grace has a passkey: the sign-in page's passkey autofill
+    # would sign her in), then a new password that breaks a rule; left there, nothing changed.
+    page.get_by_role("link", name=t("Forgot your password?")).click()
+    audit.heading("Forgot your password?")
+    audit.check("forgot-password")
+    page.get_by_label(t("E-mail address")).fill(EMAIL)
+    audit.button("Send me a code").click()
+    audit.heading("Enter your code")
+    page.get_by_label(t("Code"), exact=True).fill(audit.mail.last_code(EMAIL))
+    audit.button("Continue").click()
+    audit.heading("Set a new password")
+    page.get_by_label(t("New password"), exact=True).fill("short1")
+    page.get_by_label(t("New password again"), exact=True).fill("short1")
+    audit.button("Save password").click()
+    expect(page.get_by_label(t("New password"), exact=True)).to_have_attribute("aria-invalid", "true")
+    audit.check("set-password-error")
+
+    # Sign-up through prompt=create: the profile page, once the address has its code.
+    audit.authorize("test-app", APP_REDIRECT, prompt="create")
+    audit.heading("Create an account")
+    page.get_by_label(t("E-mail address")).fill(NEWCOMER)
+    audit.button("Send me a code").click()
+    page.get_by_label(t("Code"), exact=True).fill(audit.mail.last_code(NEWCOMER))
+    audit.button("Continue").click()
+    audit.heading("Create your account")
+    audit.check("sign-up")
+    audit.authorize("test-app", APP_REDIRECT)
     audit.heading("Sign in")
 
     # The password: the offer of a passkey or a PIN, set-a-PIN ("Not now"), consent.
@@ -209,6 +250,18 @@ def walk_every_page(audit: Audit) -> None:
     expect(page.get_by_label(t("Passkey name"))).to_be_visible()
     audit.check("account")
 
+    # "Change e-mail address": the fresh proof (password, passkey or code), the new address.
+    audit.button("Change e-mail address").click()
+    audit.heading("Confirm it's you")
+    expect(audit.button("Use a passkey")).to_be_enabled()
+    audit.check("reauthenticate")
+    page.get_by_label(t("Current password")).fill(PASSWORD)
+    audit.button("Continue").click()
+    audit.heading("Change your e-mail address")
+    audit.check("change-email")
+    audit.button("Cancel").click()
+    audit.heading("Your account")
+
     # Signing out without a hint: the confirmation, then the signed-out page.
     page.goto(f"{audit.ferry.url}/logout")
     audit.heading("Sign out?")
@@ -230,10 +283,11 @@ def walk_every_page(audit: Audit) -> None:
                          ids=[f"{lang}-{width}" for lang in LANGUAGES for width in WIDTHS],
                          indirect=True)
 @pytest.mark.parametrize("ferry", THEMES, indirect=True)
-def test_no_page_has_an_accessibility_violation(ferry: ServedApp, window: Page, request):
+def test_no_page_has_an_accessibility_violation(ferry: ServedApp, window: Page, mail: MailServer,
+                                                request):
     theme = request.node.callspec.params["ferry"]
     language, width = request.node.callspec.params["window"]
-    audit = Audit(window, ferry, theme, language, width)
+    audit = Audit(window, ferry, mail, theme, language, width)
     walk_every_page(audit)
-    assert len(audit.checked) == 15
+    assert len(audit.checked) == 20
     assert not audit.found, audit.report()

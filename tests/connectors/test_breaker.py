@@ -263,7 +263,7 @@ redirect_uris = ["{REDIRECT}"]
 
 
 def sign_in_over_http(base: str, identifier: str) -> requests.Response:
-    """A fresh browser: /authorize, the sign-in page, and the posted password."""
+    """A fresh browser: /authorize (the sign-in page), and the password posted to /login."""
     from tests.conftest import form_fields, pkce_pair
 
     with requests.Session() as browser:
@@ -273,12 +273,10 @@ def sign_in_over_http(base: str, identifier: str) -> requests.Response:
             "scope": "openid email", "state": secrets.token_urlsafe(8),
             "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
             "code_challenge_method": "S256"}, allow_redirects=False, timeout=10)
-        assert started.status_code == 302, started.text[:300]
-        login = urljoin(base, started.headers["Location"])
-        page = browser.get(login, timeout=10)
-        return browser.post(login, data={**form_fields(page.text), "identifier": identifier,
-                                          "password": PASSWORD}, allow_redirects=False,
-                            timeout=30)
+        assert started.status_code == 200 and 'action="/login"' in started.text, started.text[:300]
+        return browser.post(urljoin(base, "/login"), data={
+            **form_fields(started.text), "identifier": identifier, "password": PASSWORD},
+            allow_redirects=False, timeout=30)
 
 
 @pytest.mark.postgres

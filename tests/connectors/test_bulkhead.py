@@ -139,9 +139,10 @@ class Browser:
             "scope": "openid email", "state": secrets.token_urlsafe(8),
             "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
             "code_challenge_method": "S256"}, allow_redirects=False, timeout=60)
-        login = urljoin(self.base, started.headers["Location"])
-        page = self.http.get(login, timeout=60)
-        answer = self.http.post(login, data={**form_fields(page.text), "identifier": identifier,
+        # The sign-in page is /authorize's own answer; its form posts to /login.
+        assert started.status_code == 200 and 'action="/login"' in started.text, started.text[:300]
+        login = urljoin(self.base, "/login")
+        answer = self.http.post(login, data={**form_fields(started.text), "identifier": identifier,
                                              "password": PASSWORD}, allow_redirects=False,
                                 timeout=60)
         if answer.status_code == 200 and 'name="skip"' in answer.text:  # "Not now" to the offer

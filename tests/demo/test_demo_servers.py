@@ -313,13 +313,15 @@ def test_sign_out_without_the_csrf_token_is_refused(signed_in: FlaskClient) -> N
 def test_config_template_gets_the_ports() -> None:
     template = TEMPLATE.read_text(encoding="utf-8")
 
-    config = tomllib.loads(render_config(template, Ports(ferry=6000, idp=6001, app=6002)))
+    config = tomllib.loads(render_config(template, Ports(ferry=6000, idp=6001, app=6002, smtp=6025)))
 
     assert config["ferry"]["issuer"] == "http://localhost:6000"
     legacy = config["connectors"]["demo-legacy"]
     assert legacy["token_url"] == "http://localhost:6001/oauth/token"
     assert legacy["userinfo_url"] == "http://localhost:6001/userinfo"
     assert legacy["client_id"] == "ferry" and legacy["client_secret"] == "demo-legacy-secret"
+    assert legacy["lookup_url"] == "http://localhost:6001/api/users"
+    assert (config["ferry"]["smtp_host"], config["ferry"]["smtp_port"]) == ("127.0.0.1", 6025)
     app = config["apps"]["demo-app"]
     assert app["redirect_uris"] == ["http://localhost:6002/callback"]
     assert app["post_logout_redirect_uris"] == ["http://localhost:6002/"]
@@ -331,6 +333,8 @@ def test_config_template_gets_the_ports() -> None:
         ({"FERRY_PORT": "http"}, "FERRY_PORT"),
         ({"DEMO_IDP_PORT": "70000"}, "DEMO_IDP_PORT"),
         ({"DEMO_APP_PORT": "5000"}, "must differ"),
+        ({"DEMO_SMTP_PORT": "5001"}, "must differ"),
+        ({"DEMO_SMTP_PORT": "smtp"}, "DEMO_SMTP_PORT"),
     ],
 )
 def test_bad_ports_are_refused_with_a_clear_message(environ: dict, complaint: str) -> None:
@@ -339,4 +343,5 @@ def test_bad_ports_are_refused_with_a_clear_message(environ: dict, complaint: st
 
 
 def test_default_ports() -> None:
-    assert Ports.from_env({}) == Ports(ferry=5000, idp=5001, app=5002)
+    assert Ports.from_env({}) == Ports(ferry=5000, idp=5001, app=5002, smtp=5025)
+    assert Ports.from_env({"DEMO_SMTP_PORT": "2525"}).smtp == 2525

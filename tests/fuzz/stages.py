@@ -48,14 +48,12 @@ def _page(client, response, path: str = "/login") -> Page:
 
 def sign_in_page(app) -> Page:
     walker = SignIn(app.test_client())
-    walker.authorize()
-    return _page(walker.client, walker.open())
+    return _page(walker.client, walker.start())  # /authorize answers the page; it posts to /login
 
 
 def _alternative(app, choice: str) -> Page:
     walker = SignIn(app.test_client())
-    walker.authorize()
-    walker.open()
+    walker.start()
     return _page(walker.client, walker.post(identifier=EMAIL, alternative=choice))
 
 
@@ -69,14 +67,12 @@ def pin_page(app) -> Page:
 
 def passkey_page(app) -> Page:
     walker = SignIn(app.test_client(), client_id="passkeys")
-    walker.authorize()
-    return _page(walker.client, walker.open())
+    return _page(walker.client, walker.start())
 
 
 def offer_page(app) -> Page:
     walker = SignIn(app.test_client())
-    walker.authorize()
-    walker.open()
+    walker.start()
     return _page(walker.client, walker.post(identifier=EMAIL, password=PASSWORD, decline_offers=False))
 
 
@@ -88,8 +84,7 @@ def new_pin_page(app) -> Page:
 
 def consent_page(app) -> Page:
     walker = SignIn(app.test_client(), client_id="offline", redirect_uri=OFFLINE_REDIRECT)
-    walker.authorize(scope="openid offline_access", prompt="consent")
-    walker.open()
+    walker.start(scope="openid offline_access", prompt="consent")
     location = walker.post(identifier=EMAIL, password=PASSWORD).headers["Location"]
     return _page(walker.client, walker.client.get(location), "/authorize/consent")
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from security import known_devices
-from tests.connectors.test_oidc import Browser, ferry, scripted_connector
+from tests.connectors.oidc.flow import Browser, ferry, scripted_connector
 from tests.peers.oidc_scripted import ScriptedOidcProvider
 
 

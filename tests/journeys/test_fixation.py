@@ -28,16 +28,9 @@ from tests.authenticators.test_pin import PIN as A_PIN
 from tests.authenticators.test_pin import pin_page, set_pin
 from tests.conftest import APP_REDIRECT, SignIn, form_fields, is_offer
 from tests.connectors.conftest import page_text
-from tests.connectors.test_oidc import (  # noqa: F401 - the scripted fixture
-    REJECTED,
-    Browser,
-    audit,
-    ferry,
-    scripted,
-    scripted_connector,
-    users,
-)
-from tests.connectors.test_saml import idp, saml_app  # noqa: F401
+from tests.connectors.oidc.conftest import scripted  # noqa: F401 - the fixture
+from tests.connectors.oidc.flow import REJECTED, Browser, audit, ferry, scripted_connector, users
+from tests.connectors.saml.conftest import idp, saml_app  # noqa: F401
 from tests.journeys.test_sign_in_with_code import ask_for_code, code_app, mail  # noqa: F401
 
 VICTIM, PASSWORD = "victim@example.com", "the victim's own password"
@@ -71,6 +64,15 @@ def granted(app) -> tuple[int, int]:
         return AuthorizationCode.select().count(), UserSession.select().count()
 
 
+def policies(walker: SignIn) -> list[str]:
+    """The CSP of an app's sign-in page as ``/authorize`` answers it, then as a reload shows it.
+
+    Neither may be cached: the page holds the run's CSRF token (``no-store`` on both)."""
+    pages = [walker.start(), walker.open()]
+    assert all(page.headers["Cache-Control"] == "no-store" for page in pages)
+    return [page.headers["Content-Security-Policy"] for page in pages]
+
+
 def replay(client, cookie: str):
     """The attacker's browser, holding the cookie they planted (not whatever Ferry set since)."""
     client.set_cookie(COOKIE, cookie)
@@ -81,8 +83,7 @@ def replay(client, cookie: str):
 def test_a_planted_cookie_completes_nothing_after_the_victims_password(app):
     create_local_user(app, VICTIM, PASSWORD)
     attacker = SignIn(app.test_client())
-    attacker.authorize()
-    attacker.open()
+    attacker.start()  # the sign-in page and, with it, the cookie holding the new run
     planted = attacker.client.get_cookie(COOKIE).value
     victim = SignIn(replay(app.test_client(), planted))
     victim.page = attacker.page  # the victim is shown the sign-in page the attacker prepared
@@ -116,8 +117,7 @@ def test_a_planted_cookie_completes_nothing_after_the_victims_password(app):
 def test_the_password_changes_the_run_id_and_the_csrf_token(app, client):
     create_local_user(app, VICTIM, PASSWORD)
     walker = SignIn(client)
-    walker.authorize()
-    collect = walker.open()
+    collect = walker.start()
     before, csrf_before = run_token(client), csrf_token(client)
     offer = walker.post(identifier=VICTIM, password=PASSWORD, decline_offers=False)
     assert is_offer(page_text(offer))
@@ -313,11 +313,9 @@ def test_over_http_neither(app, client):
 
 
 def test_the_sign_in_page_of_an_app_may_post_only_to_ferry_and_the_app(app, client):
-    walker = SignIn(client)
-    walker.authorize()
-    policy = walker.open().headers["Content-Security-Policy"]
-    assert policy.endswith("form-action 'self' http://localhost:8000")
-    assert "frame-ancestors 'none'" in policy
+    for policy in policies(SignIn(client)):
+        assert policy.endswith("form-action 'self' http://localhost:8000")
+        assert "frame-ancestors 'none'" in policy
 
 
 def test_ferry_opened_directly_posts_only_to_itself(client):
@@ -327,11 +325,9 @@ def test_ferry_opened_directly_posts_only_to_itself(client):
 
 def test_the_sign_in_page_lets_its_form_lead_to_the_idp(make_app, scripted):  # noqa: F811
     app = ferry(make_app, scripted_connector(scripted))
-    browser = Browser(app)
-    browser.walker.authorize()
-    policy = browser.walker.open().headers["Content-Security-Policy"]
-    form_action = policy.split("form-action ")[1].split()
-    assert form_action == ["'self'", "http://localhost:8000", security.origin_of(scripted.issuer)]
+    for policy in policies(Browser(app).walker):
+        form_action = policy.split("form-action ")[1].split()
+        assert form_action == ["'self'", "http://localhost:8000", security.origin_of(scripted.issuer)]
 
 
 def test_an_idp_whose_sign_in_page_is_elsewhere_is_allowed_from_its_first_redirect_on(
@@ -343,19 +339,15 @@ def test_an_idp_whose_sign_in_page_is_elsewhere_is_allowed_from_its_first_redire
     # The very first page could not know it without asking the IdP; a browser that blocks
     # that redirect is sent on by a reload (a GET, outside form-action).
     assert "https://sso.example.net" not in first.walker.page.headers["Content-Security-Policy"]
-    second = Browser(app)
-    second.walker.authorize()
-    policy = second.walker.open().headers["Content-Security-Policy"]
-    assert "https://sso.example.net" in policy.split("form-action ")[1].split()
+    for policy in policies(Browser(app).walker):
+        assert "https://sso.example.net" in policy.split("form-action ")[1].split()
 
 
 def test_a_saml_sign_in_page_lets_its_form_lead_to_the_sso_url(saml_app):  # noqa: F811
     app = saml_app()
-    walker = SignIn(app.test_client())
-    walker.authorize()
-    policy = walker.open().headers["Content-Security-Policy"]
-    assert policy.split("form-action ")[1].split() == [
-        "'self'", "http://localhost:8000", "https://idp.example.test"]
+    for policy in policies(SignIn(app.test_client())):
+        assert policy.split("form-action ")[1].split() == [
+            "'self'", "http://localhost:8000", "https://idp.example.test"]
 
 
 def test_allow_form_action_keeps_origins_once_and_ignores_what_is_not_http(app):

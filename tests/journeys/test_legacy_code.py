@@ -178,8 +178,7 @@ def test_auth0_down_when_sending_consumes_nothing(make_app, auth0):
     # A breaker that stays closed, so that every try reaches the (stopped) fake.
     app = make_app(DEPLOYMENT=code_deployment(auth0, breaker_failures=10))
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     with auth0.stopped():
         for _ in range(6):  # more than the hourly budget of codes
             response = browser.post(identifier=ALICE)

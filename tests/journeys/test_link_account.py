@@ -16,7 +16,7 @@ import pytest
 
 from models import AuditEvent, LegacyLink, db
 from tests.accounts import create_local_user
-from tests.connectors.test_oidc import Browser, ferry, scripted_connector
+from tests.connectors.oidc.flow import Browser, ferry, scripted_connector
 from tests.peers.oidc_scripted import ScriptedOidcProvider
 
 LIMIT, PARALLEL = 5, 20

@@ -16,8 +16,7 @@ EMAIL, PASSWORD = "erin@example.com", "a long local password"
 @pytest.fixture
 def walker(client):
     walker = SignIn(client)
-    walker.authorize()
-    walker.open()
+    walker.start()
     return walker
 
 
@@ -120,8 +119,7 @@ def test_failed_sign_ins_are_throttled_per_identifier(make_app):
     app = make_app(FAILED_SIGNINS_PER_IDENTIFIER="3 per 15 minutes")
     create_local_user(app, EMAIL, PASSWORD)
     walker = SignIn(app.test_client())
-    walker.authorize()
-    walker.open()
+    walker.start()
     for _ in range(3):
         walker.post(identifier=EMAIL, password="wrong")
     blocked = walker.post(identifier=EMAIL, password=PASSWORD)

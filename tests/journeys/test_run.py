@@ -17,8 +17,7 @@ def _stored(app) -> JourneyRun:
 
 def test_showing_the_same_page_again_writes_nothing(app, client):
     walker = SignIn(client)
-    walker.authorize()
-    walker.open()  # the first showing keeps the page's passkey challenge in the run
+    walker.start()  # the first showing, /authorize's answer, keeps the page's passkey challenge
     shown_once = _stored(app)
     walker.open()
     walker.open()

@@ -34,8 +34,7 @@ def app(make_app):
 
 def sign_in_page(app) -> SignIn:
     browser = SignIn(app.test_client())
-    assert browser.authorize().status_code == 302
-    browser.open()
+    browser.start()
     return browser
 
 

@@ -19,7 +19,7 @@ from settings.errors import ConfigError
 from tests.accounts import count_users, create_local_user
 from tests.authenticators.mail import MailServer
 from tests.conftest import APP_REDIRECT, SignIn, deployment, form_fields
-from tests.connectors.test_hashes import hashes_table, people, write_csv
+from tests.connectors.hashes.legacy import hashes_table, people, write_csv
 
 ALICE = "alice@example.com"
 CAROL = "carol@example.com"  # a local (migrated) user
@@ -52,8 +52,7 @@ def text(response) -> str:
 
 def ask_for_code(app, identifier: str = CAROL) -> SignIn:
     browser = SignIn(app.test_client())
-    assert browser.authorize().status_code == 302
-    browser.open()
+    browser.start()
     response = browser.post(identifier=identifier)
     assert response.status_code == 200, text(response)[:500]
     return browser
@@ -142,8 +141,7 @@ def test_an_smtp_server_that_is_down_consumes_nothing(make_app):
     app = make_app(DEPLOYMENT=code_deployment(), **mail.config())
     create_local_user(app, CAROL, "unused password 1")
     browser = SignIn(app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     response = browser.post(identifier=CAROL)
     for _ in range(6):  # more than the hourly budget of sends
         assert response.status_code == 200

@@ -20,7 +20,7 @@ from tests.accounts import count_users, create_local_user
 from tests.authenticators.mail import MailServer
 from tests.authenticators.test_sms_delivery import SmsWebhookReceiver
 from tests.conftest import APP_REDIRECT, SignIn, form_fields
-from tests.connectors.test_hashes import hashes_table, write_csv
+from tests.connectors.hashes.legacy import hashes_table, write_csv
 from tests.journeys.test_sign_in_with_code import ask_for_code, code_deployment, text, wrong_for
 from tests.peers.twilio_fake import TwilioFake
 
@@ -135,8 +135,7 @@ def test_a_mapped_phone_verified_claim_is_set_too(make_app, twilio, tmp_path):
 
 def test_an_sms_provider_that_is_down_consumes_nothing(sms_app, twilio):
     browser = SignIn(sms_app.test_client())
-    browser.authorize()
-    browser.open()
+    browser.start()
     with twilio.stopped():
         response = browser.post(identifier=CAROL)
         for _ in range(6):  # more than the hourly budget of sends

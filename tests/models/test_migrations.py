@@ -59,3 +59,35 @@ def test_purge_deletes_only_what_expired(app):
     assert "journey_runs: 1" in output
     with db.connection_context():
         assert [run.id_hash for run in JourneyRun.select()] == ["new"]
+
+
+def test_users_migrated_before_the_roster_existed_are_counted_in_it(database_url):
+    """m0009 gives every user already migrated a migrated roster entry per connector."""
+    database = open_database(database_url)
+    with database.connection_context():
+        placeholder = "%s" if "postgres" in database_url else "?"
+        with database.atomic():
+            migrations._ensure_table(database)
+            for module in migrations.available():
+                if module.VERSION < 9:
+                    module.upgrade(database)
+                    database.execute_sql('INSERT INTO "schema_version" VALUES '  # noqa: S608 - only placeholders are formatted in
+                                         f"({placeholder}, CURRENT_TIMESTAMP)", (module.VERSION,))
+        for number, email in enumerate(("ada@example.com", "bo@example.com")):
+            database.execute_sql(
+                'INSERT INTO "user" ("id", "email", "email_verified", "phone_verified", '  # noqa: S608 - placeholders only
+                '"attributes", "status", "created_at", "updated_at", "signin_count") VALUES '
+                f"({', '.join([placeholder] * 9)})",
+                (f"u{number}", email, True, False, "{}", "active", "2026-01-01", "2026-01-01", 0))
+            database.execute_sql(
+                'INSERT INTO "legacy_link" ("user_id", "connector", "subject", "migrated_at", '  # noqa: S608 - placeholders only
+                f'"last_seen_at") VALUES ({", ".join([placeholder] * 5)})',
+                (f"u{number}", "corp", f"s{number}", "2026-02-0" + str(number + 1), "2026-03-01"))
+        assert migrations.upgrade(database) == [m.VERSION for m in migrations.available()
+                                                if m.VERSION >= 9]
+        rows = database.execute_sql('SELECT "connector", "subject", "email", "user_id", "source" '
+                                    'FROM "roster_entry" ORDER BY "email"').fetchall()
+    assert [tuple(row) for row in rows] == [("corp", "s0", "ada@example.com", "u0", "migration"),
+                                            ("corp", "s1", "bo@example.com", "u1", "migration")]
+    if hasattr(database, "close_all"):
+        database.close_all()

@@ -13,6 +13,13 @@
         # {"sub": "1", "email": "alice@example.com", "email_verified": true,
         #  "given_name": "Alice", "family_name": "Liddell", "name": "Alice Liddell"}
 
+        # The user lookup, with a token of the client's own (client-credentials grant):
+        r = requests.post(idp.token_url, auth=(idp.client_id, idp.client_secret),
+                          data={"grant_type": "client_credentials"})  # scope: idp.lookup_scope
+        requests.get(idp.lookup_url, params={"email": "alice@example.com"},
+                     headers={"Authorization": f"Bearer {r.json()['access_token']}"}).json()
+        # [{"sub": "1", "email": "alice@example.com", ...}]   (the userinfo claims, same sub)
+
         idp.stop()   # outage: connections to token_url are refused
         idp.start()  # recovery: same port, same database, same users and tokens
 
@@ -30,6 +37,16 @@ Behaviour worth knowing (django-oauth-toolkit 3.4 + Django ModelBackend):
 * ``/o/userinfo/`` needs a token with ``openid`` (otherwise ``401
   invalid_token``); ``email``/``email_verified`` need ``email``, the name
   claims need ``profile``.
+* The user lookup ``GET /api/users?email=...`` (:attr:`lookup_url`) answers a
+  JSON list of the active users with that address (case-insensitive), ``[]``
+  when none. It needs a token with ``users.read`` (:attr:`lookup_scope`),
+  which only the client-credentials grant gives (a client-credentials request
+  without ``scope`` gets it; a password grant asking for it gets
+  ``invalid_scope``): no or a revoked token gives ``401 invalid_token``, a
+  token without the scope ``403 insufficient_scope``.
+* :attr:`client_id` may use the client-credentials grant; the second client
+  (:attr:`password_only_client_id`) only the password grant, so its
+  client-credentials request gets ``400 unauthorized_client``.
 
 This module imports neither Django nor requests; it only needs the standard
 library, so it is cheap to import from conftest.py.
@@ -66,7 +83,7 @@ class PasswordGrantServer:
     After the first start the following stay valid, even while stopped:
     :attr:`port`, :attr:`base_url`, :attr:`token_url`, :attr:`userinfo_url`,
     :attr:`client_id`, :attr:`client_secret`, :attr:`users`, :attr:`profiles`,
-    :attr:`state`. :meth:`start` after :meth:`stop` reuses the same port and
+    :attr:`state`, :attr:`lookup_url`. :meth:`start` after :meth:`stop` reuses the same port and
     database, so accounts and issued tokens survive an outage.
 
     :param startup_timeout: seconds to wait for the server to answer before
@@ -295,6 +312,21 @@ class PasswordGrantServer:
         return self.state["discovery_url"]
 
     @property
+    def lookup_url(self):
+        """``http://127.0.0.1:PORT/api/users`` (``?email=...``; client-credentials token)."""
+        return self.state["lookup_url"]
+
+    @property
+    def lookup_scope(self):
+        """The scope the lookup needs: ``users.read``."""
+        return self.state["lookup_scope"]
+
+    @property
+    def revoke_url(self):
+        """``http://127.0.0.1:PORT/o/revoke_token/`` (RFC 7009)."""
+        return self.state["revoke_url"]
+
+    @property
     def client_id(self):
         return self.state["client_id"]
 
@@ -304,8 +336,17 @@ class PasswordGrantServer:
         return self.state["client_secret"]
 
     @property
+    def password_only_client_id(self):
+        """A second client, allowed the password grant but not the client-credentials grant."""
+        return self.state["password_only_client_id"]
+
+    @property
+    def password_only_client_secret(self):
+        return self.state["password_only_client_secret"]
+
+    @property
     def scopes(self):
-        """Scopes the server knows: ``["email", "openid", "profile"]``."""
+        """Scopes of user tokens: ``["email", "openid", "profile"]`` (see :attr:`lookup_scope`)."""
         return list(self.state["scopes"])
 
     @property

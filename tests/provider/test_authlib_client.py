@@ -8,6 +8,8 @@ like a browser would.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -70,13 +72,24 @@ def session_for(ferry: ServedApp, method: str, metadata: dict) -> OAuth2Session:
     return session
 
 
+def action(page: requests.Response) -> str:
+    """Where the page's form posts (``/authorize`` answers the sign-in page, which posts to
+    ``/login``), as a browser resolves it."""
+    found = re.search(r'<form[^>]* action="([^"]*)"', page.text)
+    assert found, page.text[:500]
+    return urljoin(page.url, html.unescape(found.group(1)))
+
+
 def user_signs_in(ferry: ServedApp, authorize_url: str) -> str:
     """A browser: sign-in page, "Not now" at the passkey offer, Allow at the consent page."""
     browser = requests.Session()
     page = browser.get(authorize_url)
-    page = browser.post(page.url, data={**form_fields(page.text), "identifier": EMAIL, "password": PASSWORD})
+    assert urlsplit(page.url).path == "/authorize" and not page.history, "not the page at once"
+    page = browser.post(action(page), data={**form_fields(page.text), "identifier": EMAIL,
+                                            "password": PASSWORD})
     if 'name="skip"' in page.text:
-        page = browser.post(page.url, data={**form_fields(page.text), "skip": "1"}, allow_redirects=False)
+        page = browser.post(action(page), data={**form_fields(page.text), "skip": "1"},
+                            allow_redirects=False)
         page = browser.get(urljoin(ferry.url, page.headers["Location"]))
     assert "Allow" in page.text, page.text[:500]
     answer = browser.post(urljoin(ferry.url, "/authorize/consent"),

@@ -9,7 +9,7 @@ import pytest
 
 from models import User, db
 from tests.accounts import create_local_user
-from tests.conftest import APP_SECRET, form_fields
+from tests.conftest import APP_SECRET, form_fields, is_sign_in_page
 from tests.provider.apps import EMAIL, PASSWORD, provider_deployment, walker
 from tests.provider.test_tokens import offline_sign_in, refresh
 
@@ -118,7 +118,7 @@ def test_logout_with_a_hint_for_another_user_asks_first(app, client):
     confirmed = client.post(f"/logout?id_token_hint={erin_token}&post_logout_redirect_uri=http://localhost:8000/",
                             data={"csrf_token": form_fields(body)["csrf_token"], "confirm": "yes"})
     assert confirmed.headers["Location"] == "http://localhost:8000/"
-    assert walker(client).authorize().headers["Location"].endswith("/login")
+    assert is_sign_in_page(walker(client).authorize()), "nobody is signed in any more"
 
 
 def test_withdrawing_consent_on_the_account_page(client):
@@ -138,7 +138,9 @@ def test_discovery_advertises_what_is_implemented(client):
     assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token"}
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
-    assert set(meta["prompt_values_supported"]) == {"none", "login", "consent", "select_account"}
+    # "create": the sign-up journey ships (apps may still turn it off with signup = false).
+    assert set(meta["prompt_values_supported"]) == {"none", "login", "consent", "select_account",
+                                                    "create"}
     assert {"auth_time", "amr", "acr", "sid", "email", "nonce"} <= set(meta["claims_supported"])
     assert "offline_access" in meta["scopes_supported"]
     assert meta["acr_values_supported"] == ["urn:ferry:acr:sfa", "urn:ferry:acr:mfa", "phr"]
@@ -159,4 +161,5 @@ def test_discovery_offers_create_once_a_sign_up_journey_exists(make_app):
     meta = app.test_client().get("/.well-known/openid-configuration").get_json()
     assert "create" in meta["prompt_values_supported"]
     response = walker(app.test_client()).authorize(prompt="create")
-    assert response.headers["Location"].endswith("/login")
+    assert response.status_code == 200  # the sign-up journey's first page, its one step
+    assert '<p class="ferry-text">m</p>' in response.get_data(as_text=True)

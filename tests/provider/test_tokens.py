@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from models import RefreshToken, db
 from tests.accounts import create_local_user
-from tests.conftest import APP_SECRET, SPA_REDIRECT, form_fields
+from tests.conftest import APP_SECRET, SPA_REDIRECT, form_fields, is_sign_in_page
 from tests.provider.apps import (
     EMAIL,
     OFFLINE_REDIRECT,
@@ -50,8 +50,7 @@ def app(make_app):
 def offline_sign_in(client) -> tuple[object, dict]:
     """Sign in to ``offline`` asking for offline_access with prompt=consent, and allow it."""
     walk = walker(client, "offline")
-    walk.authorize(scope="openid email offline_access", prompt="consent")
-    walk.open()
+    walk.start(scope="openid email offline_access", prompt="consent")
     consent = walk.post(identifier=EMAIL, password=PASSWORD)
     assert consent.headers["Location"].startswith("/authorize/consent"), consent.headers.get("Location")
     page = client.get(consent.headers["Location"])
@@ -110,8 +109,7 @@ def test_a_remembered_offline_consent_needs_no_second_page(client):
 
 def test_denying_consent_returns_access_denied(client):
     walk = walker(client, "offline")
-    walk.authorize(scope="openid offline_access", prompt="consent")
-    walk.open()
+    walk.start(scope="openid offline_access", prompt="consent")
     page = client.get(walk.post(identifier=EMAIL, password=PASSWORD).headers["Location"])
     denied = client.post("/authorize/consent", data={**form_fields(page.get_data(as_text=True)),
                                                      "decision": "deny"})
@@ -121,8 +119,7 @@ def test_denying_consent_returns_access_denied(client):
 
 def test_a_consent_form_without_csrf_or_for_another_session_is_refused(app, client):
     walk = walker(client, "offline")
-    walk.authorize(scope="openid offline_access", prompt="consent")
-    walk.open()
+    walk.start(scope="openid offline_access", prompt="consent")
     page = client.get(walk.post(identifier=EMAIL, password=PASSWORD).headers["Location"])
     fields = form_fields(page.get_data(as_text=True))
     assert client.post("/authorize/consent", data={"request": fields["request"],
@@ -185,9 +182,9 @@ def code_for(client, app_id: str) -> tuple[object, str]:
     walk = walker(client, "offline")
     walk.client_id, walk.client_secret = app_id, None
     answer = walk.authorize()
-    if "code=" in answer.headers["Location"]:  # signed in already: single sign-on
+    if answer.status_code != 200:  # signed in already: single sign-on
         return walk, walk.code_from(answer)
-    walk.open()
+    assert is_sign_in_page(answer), answer.get_data(as_text=True)[:500]
     return walk, walk.code_from(walk.post(identifier=EMAIL, password=PASSWORD))
 
 

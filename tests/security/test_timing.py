@@ -87,8 +87,7 @@ class Walker:
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = f"192.0.2.{Walker.count % 250 + 1}"  # its own IP
         self.browser = SignIn(client)
-        assert self.browser.authorize().status_code == 302
-        self.browser.open()
+        self.browser.start()
 
     def post(self, who: str, password: str = WRONG):
         fields = form_fields(self.browser.page.get_data(as_text=True))

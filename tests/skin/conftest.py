@@ -1,5 +1,5 @@
 """Helpers for the skin tests: theme folders written into the test's tmp_path, apps wearing
-them, and a browser-like start of an app's sign-in (``/authorize`` -> ``/login``)."""
+them, and a browser-like start of an app's sign-in (``/authorize`` answers its first page)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import APP_REDIRECT, SPA_REDIRECT, deployment, pkce_pair
+from tests.conftest import APP_REDIRECT, SPA_REDIRECT, deployment, is_sign_in_page, pkce_pair
 
 DEMO_THEMES = Path(__file__).resolve().parents[2] / "demo" / "themes"
 REDIRECTS = {"test-app": APP_REDIRECT, "spa": SPA_REDIRECT}
@@ -38,14 +38,17 @@ def themes_folder(tmp_path) -> Path:
 
 @pytest.fixture
 def themed_app(make_app, themes_folder):
-    """``themed_app(apps={"test-app": {"theme": "x"}}, branding={...}, **config)``."""
+    """``themed_app(apps={"test-app": {"theme": "x"}}, branding={...}, journeys={...}, **config)``."""
 
-    def build(apps: dict | None = None, branding: dict | None = None, **config):
+    def build(apps: dict | None = None, branding: dict | None = None, journeys: dict | None = None,
+              **config):
         tables = deployment()
         for client_id, extra in (apps or {}).items():
             tables["apps"][client_id].update(extra)
         if branding is not None:
             tables["branding"] = branding
+        if journeys is not None:
+            tables["journeys"] = journeys
         config.setdefault("THEME_FOLDERS", [str(themes_folder), str(DEMO_THEMES)])
         return make_app(DEPLOYMENT=tables, **config)
 
@@ -53,11 +56,11 @@ def themed_app(make_app, themes_folder):
 
 
 def sign_in_page(client, client_id: str = "test-app"):
-    """Start ``client_id``'s authorization request and answer the first sign-in page."""
+    """Start ``client_id``'s authorization request; its answer is the first sign-in page."""
     _verifier, challenge = pkce_pair()
     query = urlencode({"client_id": client_id, "redirect_uri": REDIRECTS[client_id],
                        "response_type": "code", "scope": "openid", "state": "s",
                        "code_challenge": challenge, "code_challenge_method": "S256"})
     started = client.get(f"/authorize?{query}")
-    assert started.status_code == 302, started.get_data(as_text=True)
-    return client.get("/login")
+    assert started.status_code == 200 and is_sign_in_page(started), started.get_data(as_text=True)
+    return started

@@ -141,8 +141,7 @@ def test_two_first_sign_ins_at_once_through_the_real_legacy_idp(
                    DEPLOYMENT=deployment({"legacy": ropc_connector(password_grant_server)}))
     walkers = [SignIn(app.test_client()) for _ in range(4)]
     for walker in walkers:
-        walker.authorize()
-        walker.open()
+        walker.start()
     iterator = iter(walkers)
     lock = threading.Lock()
 

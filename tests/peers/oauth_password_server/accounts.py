@@ -16,13 +16,31 @@ CLIENT_ID = "ferry-ropc-client"
 CLIENT_SECRET = "ferry-ropc-secret-4d1c6b0e9a7f"
 CLIENT_NAME = "Ferry ROPC connector (integration tests)"
 
-# Scopes the server knows. The userinfo endpoint needs an access token carrying
-# "openid"; "email" unlocks email/email_verified and "profile" the name claims.
-SCOPES = {
+# A second client, allowed the password grant only: the client-credentials grant (and so the
+# user lookup) answers it `unauthorized_client`, as an IdP does for a client nobody gave the
+# right to read users.
+PASSWORD_ONLY_CLIENT_ID = "ferry-ropc-password-only"
+PASSWORD_ONLY_CLIENT_SECRET = "ferry-ropc-password-only-secret-2b7e"
+PASSWORD_ONLY_CLIENT_NAME = "Ferry ROPC connector without user lookup (integration tests)"
+
+# Clients that may also use the client-credentials grant (a Keycloak client with "service
+# accounts" on, an Auth0 machine-to-machine grant).
+CLIENT_CREDENTIALS_CLIENTS = frozenset({CLIENT_ID})
+
+# The scope the user lookup (GET /api/users?email=...) demands. Only the client-credentials
+# grant can get it; a token of a user (password grant) never can.
+LOOKUP_SCOPE = "users.read"
+
+# Scopes of user tokens (password grant). The userinfo endpoint needs an access token
+# carrying "openid"; "email" unlocks email/email_verified and "profile" the name claims.
+USER_SCOPES = {
     "openid": "OpenID Connect",
     "email": "E-mail address",
     "profile": "Name",
 }
+
+# Every scope the server knows.
+SCOPES = {**USER_SCOPES, LOOKUP_SCOPE: "Read user accounts (client-credentials grant only)"}
 
 # username == e-mail address, exactly as given (case preserved).
 USERS = [

@@ -4,7 +4,7 @@
 
 Steps: load (or generate with ``cryptography`` and keep next to the database)
 the RSA key for OpenID Connect, configure Django, run migrations, seed the OAuth
-client and the users from :mod:`.accounts` (only rows that are missing, so a
+clients and the users from :mod:`.accounts` (only rows that are missing, so a
 restart on the same database keeps whatever is there), bind a threaded
 werkzeug WSGI server, write the JSON state file, then serve until SIGTERM or
 SIGINT.
@@ -92,12 +92,21 @@ def _seed():
     Application = get_application_model()
     User = get_user_model()
 
+    clients = (
+        (accounts.CLIENT_ID, accounts.CLIENT_SECRET, accounts.CLIENT_NAME),
+        (accounts.PASSWORD_ONLY_CLIENT_ID, accounts.PASSWORD_ONLY_CLIENT_SECRET,
+         accounts.PASSWORD_ONLY_CLIENT_NAME),
+    )
     with transaction.atomic():
-        if not Application.objects.filter(client_id=accounts.CLIENT_ID).exists():
+        for client_id, secret, name in clients:
+            if Application.objects.filter(client_id=client_id).exists():
+                continue
+            # The client-credentials grant of CLIENT_CREDENTIALS_CLIENTS is granted by the
+            # validator: DOT's Application holds a single grant type.
             Application.objects.create(
-                name=accounts.CLIENT_NAME,
-                client_id=accounts.CLIENT_ID,
-                client_secret=accounts.CLIENT_SECRET,  # hashed by DOT on save
+                name=name,
+                client_id=client_id,
+                client_secret=secret,  # hashed by DOT on save
                 hash_client_secret=True,
                 client_type=Application.CLIENT_CONFIDENTIAL,
                 authorization_grant_type=Application.GRANT_PASSWORD,
@@ -192,9 +201,13 @@ def main(argv=None):
         "revoke_url": f"{base_url}/o/revoke_token/",
         "introspect_url": f"{base_url}/o/introspect/",
         "health_url": f"{base_url}/healthz",
+        "lookup_url": f"{base_url}/api/users",
         "client_id": accounts.CLIENT_ID,
         "client_secret": accounts.CLIENT_SECRET,
-        "scopes": sorted(accounts.SCOPES),
+        "password_only_client_id": accounts.PASSWORD_ONLY_CLIENT_ID,
+        "password_only_client_secret": accounts.PASSWORD_ONLY_CLIENT_SECRET,
+        "scopes": sorted(accounts.USER_SCOPES),
+        "lookup_scope": accounts.LOOKUP_SCOPE,
         "users": users,
         "db_path": str(db_path),
         "rsa_key_path": str(key_path),
