@@ -63,13 +63,12 @@ def page():
     return _step(journeys, run, lambda: journeys.show(run, answer=answer), answer)
 
 
-def first_page(token: str):
-    """The first page of the run ``token`` just started, as the answer of the request that
-    started it (``/authorize``): one round trip fewer than a redirect to ``/login``. Its form
-    posts to ``/login``, where the journey goes on; a reload asks ``/authorize`` again, which
-    starts afresh."""
+def first_page(run: Run):
+    """The first page of ``run``, just begun (``JourneyEngine.begin``), as the answer of the
+    request that began it (``/authorize``): one round trip fewer than a redirect to ``/login``,
+    and one INSERT for the run. Its form posts to ``/login``, where the journey goes on; a
+    reload asks ``/authorize`` again, which starts afresh."""
     journeys = engine()
-    run = journeys.load(token)
     return _step(journeys, run, lambda: journeys.show(run))
 
 

@@ -43,6 +43,13 @@ class JourneyEngine:
         token, _run = runs.create(journey, definition.start, self.ttl, client_id, context or {})
         return token
 
+    def begin(self, journey: str, *, client_id: str | None = None,
+              context: dict[str, Any] | None = None) -> tuple[str, Run]:
+        """A run at the journey's first step, stored when first saved (:meth:`show` saves):
+        its id for the session, and the run to show."""
+        definition = self.journeys[journey]
+        return runs.begin(journey, definition.start, self.ttl, client_id, context or {})
+
     def load(self, token: str | None) -> Run:
         run = runs.load(token)
         if run.journey not in self.journeys or run.step not in self.journeys[run.journey].steps:

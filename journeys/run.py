@@ -25,12 +25,16 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import peewee
 from flask import current_app, g, has_request_context
+from peewee import SQL, fn
 
 from journeys.errors import RunMissing, StaleRun
 from models import JourneyResume, JourneyRun, OtpCode, User, db, fast, utcnow
 
 _ROTATION = b"ferry.journey-run.rotation\0"
+_COLUMNS = ("id_hash", "journey", "step", "client_id", "version", "status", "created_at",
+            "updated_at", "expires_at")  # and the context, which the Run holds
 
 
 def _hash(token: str) -> str:
@@ -47,6 +51,7 @@ class Run:
         self._user: User | None = None
         self._rotate = False
         self._stored = self._state()
+        self._new = False  # made by begin(): no row yet; save() inserts it
 
     def _state(self) -> tuple[str, str, str, str]:
         """What :func:`save` writes, as stored (the context as its JSON text: nested changes count)."""
@@ -114,13 +119,28 @@ class Run:
 # -- persistence --------------------------------------------------------------------------
 def create(journey: str, start: str, ttl: int, client_id: str | None,
            context: dict[str, Any]) -> tuple[str, Run]:
+    """A new run at ``start``, stored at once; its id and the run."""
+    token, run = begin(journey, start, ttl, client_id, context)
+    save(run)
+    return token, run
+
+
+def begin(journey: str, start: str, ttl: int, client_id: str | None,
+          context: dict[str, Any]) -> tuple[str, Run]:
+    """A new run at ``start`` that only this request knows: :func:`save` stores it, with
+    whatever its first page put in it, in one INSERT (``/authorize`` answers with that page)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    model = fast.insert(
-        JourneyRun, id_hash=_hash(token), journey=journey, step=start, context=context, client_id=client_id,
-        created_at=now, updated_at=now, expires_at=now + timedelta(seconds=ttl),
+    model = JourneyRun(
+        id_hash=_hash(token), journey=journey, step=start, context=context, client_id=client_id,
+        created_at=now, updated_at=now, expires_at=now + timedelta(seconds=ttl), version=0,
+        status="active",
     )
-    return token, Run(model, token)
+    run = Run(model, token)
+    run._new = True
+    if has_request_context():
+        g.ferry_run_app = (token, client_id)  # as load() does: the app of this page
+    return token, run
 
 
 def load(token: str | None) -> Run:
@@ -165,6 +185,9 @@ def save(run: Run) -> str | None:
     is still refused by the next request's :func:`load`.
     """
     token = successor(run)
+    if run._new:
+        _insert(run, token)
+        return run.token
     if token is not None:
         _rotate(run, token)
         return run.token
@@ -183,17 +206,53 @@ def save(run: Run) -> str | None:
     return run.token
 
 
-def _rotate(run: Run, token: str) -> None:
-    """Save ``run`` under its :func:`successor` id, in one transaction with the version check.
+def _insert(run: Run, token: str | None) -> None:
+    """Store the run :func:`begin` made (under its successor id if it already knows its user)."""
+    model, state = run.model, run._state()
+    if token is not None:
+        model.id_hash, run.token = _hash(token), token
+    fast.insert(JourneyRun, **{name: getattr(model, name) for name in _COLUMNS}, context=run.context)
+    run._new, run._rotate, run._stored = False, False, state
 
-    The id is a primary key that one-time codes and resume references point at, so the run is
-    copied under the new id, they are moved over, and the old row goes: nothing is left that
-    the old id could find. (A code's HMAC binds the id it was sent under: a code is checked
-    before the rotation its success causes, but one still unchecked when another proof rotates
-    the run no longer matches. No shipped journey asks for a code after another proof.)
+
+def _rotate(run: Run, token: str) -> None:
+    """Save ``run`` under its :func:`successor` id, with the version check.
+
+    The id is a primary key that one-time codes and resume references point at. A run nothing
+    points at takes its new id in place, in one UPDATE (a password or passkey sign-in); else,
+    in one transaction, the run is copied under the new id, they are moved over, and the old
+    row goes. Either way nothing is left that the old id could find. (A code's HMAC binds the
+    id it was sent under: a code is checked before the rotation its success causes, but one
+    still unchecked when another proof rotates the run no longer matches. No shipped journey
+    asks for a code after another proof.)
     """
     model, state = run.model, run._state()
     old, new, now = model.id_hash, _hash(token), utcnow()
+    if not _rename_alone(run, old, new, now):
+        _copy_over(run, old, new, now)
+    model.id_hash, model.version = new, model.version + 1
+    run.token, run._rotate, run._stored = token, False, state
+
+
+def _rename_alone(run: Run, old: str, new: str, now) -> bool:
+    """The usual rotation in one statement: the row takes its new id in place, when nothing
+    points at it (no one-time code, no resume reference; those need :func:`_copy_over`)."""
+    if db.in_transaction():
+        return False  # a refused statement would spoil the caller's transaction on PostgreSQL
+    model = run.model
+    alone = (~fn.EXISTS(OtpCode.select(SQL("1")).where(OtpCode.run == old))
+             & ~fn.EXISTS(JourneyResume.select(SQL("1")).where(JourneyResume.run == old)))
+    try:
+        return bool(JourneyRun.update(
+            id_hash=new, journey=model.journey, step=model.step, context=run.context,
+            status=model.status, version=JourneyRun.version + 1, updated_at=now,
+        ).where((JourneyRun.id_hash == old) & (JourneyRun.version == model.version) & alone).execute())
+    except peewee.IntegrityError:
+        return False  # a code was stored for the old id meanwhile: copy it over instead
+
+
+def _copy_over(run: Run, old: str, new: str, now) -> None:
+    model = run.model
     with db.atomic():
         claimed = fast.update(JourneyRun, {"version": fast.Increment()},
                               id_hash=old, version=model.version)
@@ -207,5 +266,3 @@ def _rotate(run: Run, token: str) -> None:
         fast.update(OtpCode, {"run": new}, run=old)
         fast.update(JourneyResume, {"run": new}, run=old)
         fast.delete(JourneyRun, id_hash=old)
-    model.id_hash, model.version = new, model.version + 1
-    run.token, run._rotate, run._stored = token, False, state

@@ -71,8 +71,9 @@ def _answer(decision: authorization.Decision, client, parameters: dict[str, str]
         without = {k: v for k, v in parameters.items() if k != "prompt"}
         return render_template("errors/sign_up_unavailable.html", client=client,
                                sign_in_url=url_for("oidc.authorize") + "?" + urlencode(without)), 400
-    session["run"] = engine().start(decision.journey, client_id=client.client_id, context=decision.context)
-    return journey.first_page(session["run"])
+    session["run"], run = engine().begin(decision.journey, client_id=client.client_id,
+                                         context=decision.context)
+    return journey.first_page(run)
 
 
 def _refuse_unreadable(params, name: str):
