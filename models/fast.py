@@ -141,6 +141,22 @@ def insert(model: type[M], **values: Any) -> M:
     return instance
 
 
+def insert_unless_taken(model: type[M], **values: Any) -> M | None:
+    """:func:`insert`, or None when a unique index already holds these values.
+
+    Inside a transaction the INSERT runs in a savepoint, so a refusal leaves the transaction
+    usable (PostgreSQL aborts a transaction at its first error); outside one it is one statement.
+    """
+    database = _database()
+    try:
+        if database.in_transaction():
+            with database.atomic():
+                return insert(model, **values)
+        return insert(model, **values)
+    except peewee.IntegrityError:
+        return None
+
+
 def update(model: type[peewee.Model], values: dict[str, Any], **equals: Any) -> int:
     """Set ``values`` (an :class:`Increment` adds to the column) on the rows of ``model`` whose
     fields equal ``equals``; how many rows changed."""

@@ -46,6 +46,10 @@ class AuthorizationCode(BaseModel):
     claims = JSONField(null=True)  # what the code carries beyond its columns (acr asked, sid...)
     used_at = peewee.DateTimeField(null=True)  # set when redeemed; a second use is a replay
 
+    class Meta:
+        # A nonce is used once per app (migration 11): the code's INSERT refuses a replay.
+        indexes = ((("client", "nonce"), True),)
+
 
 class Token(BaseModel):
     """An access token (hashed) with its optional refresh token (hashed)."""

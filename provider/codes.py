@@ -74,7 +74,7 @@ class CodeGrant(AuthorizationCodeGrant):
         user_session = request.ferry_session
         data = request.payload.data
         ttl = client.setting("code_ttl", current_app.config["CODE_TTL"])
-        fast.insert(
+        stored = fast.insert_unless_taken(
             AuthorizationCode, code_hash=token_hash(code), client=client.client_id, user=request.user.id,
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
@@ -83,6 +83,13 @@ class CodeGrant(AuthorizationCodeGrant):
             session_id=user_session.id_hash, claims={"sid": user_session.sid},
             expires_at=utcnow() + timedelta(seconds=ttl),
         )
+        if stored is None:
+            # The unique index on (app, nonce) refused it: a replayed nonce (OIDC Core 15.5.2).
+            # Checked here rather than looked up on every authorization request.
+            record("oauth.nonce_replayed", user_id=request.user.id, client_id=client.client_id)
+            error = InvalidRequestError("This 'nonce' was used before: send a new one for each request.")
+            error.redirect_uri = request.payload.redirect_uri
+            raise error
 
     def query_authorization_code(self, code: str, client) -> IssuedCode | None:
         """Redeem: the UPDATE that marks the code used succeeds for exactly one request."""
@@ -169,7 +176,7 @@ class FerryOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request) -> bool:
         if not isinstance(nonce, str) or not nonce.isprintable() or len(nonce) > 255:
             raise InvalidRequestError("'nonce' must be at most 255 printable characters.")
-        return fast.exists(AuthorizationCode, client=request.payload.client_id, nonce=nonce)
+        return False  # a used nonce is refused by the code's unique index (save_authorization_code)
 
     def resolve_client_private_key(self, client):
         return keys.signing_key(client.id_token_alg)[1]
