@@ -13,6 +13,7 @@ routed when its setting offers it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from flask import current_app
@@ -43,7 +44,14 @@ def _strip(value: Any) -> Any:
 
 
 def build_form(identifier: str, formdata: Any = None) -> StepForm:
-    limit = current_app.config["MAX_FIELD_LENGTH"]
+    """The collect page's form for ``identifier`` (``email`` or ``username``), bound to ``formdata``."""
+    return _form_class(identifier, current_app.config["MAX_FIELD_LENGTH"])(formdata=formdata)
+
+
+@functools.lru_cache(maxsize=16)
+def _form_class(identifier: str, limit: int) -> type[StepForm]:
+    """One form class per identifier kind and length limit, made once (its labels and messages
+    are lazy: each request renders them in its own language)."""
 
     class CollectForm(StepForm):
         credential = HiddenField()  # a passkey's answer, from the autofill or the button
@@ -71,7 +79,7 @@ def build_form(identifier: str, formdata: Any = None) -> StepForm:
             filters=[_strip],
             render_kw={"autocomplete": "username webauthn", "autocapitalize": "none"},
         )
-    return CollectForm(formdata=formdata)
+    return CollectForm
 
 
 class CollectStep(Step):

@@ -88,10 +88,11 @@ class RegisterPasskeyStep(Step):
         if self.settings.when == "required" and fast.exists(PasskeyCredential, user=user.id):
             return Done("not_offered")
         if self.settings.when == "offered":
+            # The "Not now" first: most returning users said it, and it is one query, not three.
+            if self.settings.optional and not offer_due(user, "passkey"):
+                return Done("not_offered")
             if (fast.exists(PasskeyCredential, user=user.id)
                     or fast.exists(PinCredential, user=user.id)):
-                return Done("not_offered")
-            if self.settings.optional and not offer_due(user, "passkey"):
                 return Done("not_offered")
         return self._page(run, user)
 
