@@ -45,6 +45,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from security.memory_storage import SweptMemoryStorage
 from settings import REDIS_CONNECT_TIMEOUT, REDIS_TIMEOUT
 
 __all__ = ["Admission", "BudgetSpent", "Charge", "FailureThrottle", "Requester", "SendBudget",
@@ -92,7 +93,7 @@ class _Counts:
         self.shared = _storage(uri)
         if not isinstance(self.shared, MemoryStorage | RedisStorage):
             raise ValueError("ratelimit_storage_uri: Ferry's throttles need memory:// or redis://")
-        self.local = MemoryStorage() if isinstance(self.shared, RedisStorage) else self.shared
+        self.local = SweptMemoryStorage() if isinstance(self.shared, RedisStorage) else self.shared
         self.limiters = {True: MovingWindowRateLimiter(self.shared),
                          False: MovingWindowRateLimiter(self.local)}
         self.where = _where(uri)
