@@ -117,7 +117,9 @@ def test_half_open_lets_exactly_one_of_20_concurrent_calls_through(make_app, bad
                                                                    request):
     """Twenty sign-ins arrive together after the reset interval (in Redis: at two app
     instances): one is the probe, nineteen fail fast; the probe's answer decides."""
-    table = ropc_table(bad, breaker_failures=1, breaker_reset=0.3)
+    # The reset outlasts the checks of "open" below on a slow machine (they follow the probe's
+    # failure by milliseconds; 0.3 s was once too short to be sure).
+    table = ropc_table(bad, breaker_failures=1, breaker_reset=2)
     config = {"RATELIMIT_STORAGE_URI": request.getfixturevalue("redis_url")} if shared else {}
     apps = [make_app(DEPLOYMENT=deployment({"legacy": table}), **config)
             for _ in range(2 if shared else 1)]
@@ -185,7 +187,7 @@ def test_a_breaker_one_app_opened_is_open_in_the_other(make_app, bad, shared, re
 def test_an_unreachable_redis_falls_back_to_the_process_logs_once_and_still_works(
         app, bad, caplog):
     config = {**app.config, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"}
-    table = ropc_table(bad, breaker_failures=2, breaker_reset=0.3)
+    table = ropc_table(bad, breaker_failures=2, breaker_reset=2)  # outlasts the checks of "open"
     with app.app_context():
         connector = connectors.build_connectors({"legacy": table}, config)["legacy"]
     caplog.set_level(logging.WARNING, logger="connectors.breaker")

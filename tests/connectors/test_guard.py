@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from connectors import InvalidCredentials, LegacyUnavailable
+from connectors import InvalidCredentials, LegacyUnavailable, breaker
 from connectors.guard import CallGuard
 
 
@@ -43,16 +41,32 @@ def test_wrong_passwords_never_open_the_breaker():
     assert guard.state == "closed"
 
 
-def test_half_open_trial_closes_or_reopens():
-    guard = CallGuard("idp", failures=1, reset=0.05, rate_limit=None, storage_uri="memory://")
+class _Clock:
+    """``time`` as connectors/breaker.py sees it: a monotonic clock the test moves, so a slow
+    machine cannot turn "open" into "half open" between two lines."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_half_open_trial_closes_or_reopens(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(breaker, "time", clock)
+    guard = CallGuard("idp", failures=1, reset=30, rate_limit=None, storage_uri="memory://")
     with pytest.raises(LegacyUnavailable):
         guard.call(failing)
-    time.sleep(0.06)
+    assert guard.state == "open"
+    clock.now += 31
     assert guard.state == "half_open"
     with pytest.raises(LegacyUnavailable, match="down"):
         guard.call(failing)  # the trial call reached the IDP and failed
     assert guard.state == "open"
-    time.sleep(0.06)
+    clock.now += 29
+    assert guard.state == "open"  # the reset counts from the failed trial
+    clock.now += 2
     assert guard.call(lambda: "ok") == "ok"
     assert guard.state == "closed"
 
