@@ -44,7 +44,7 @@ from tests.browser.test_migration_in_browser import (
 from tests.browser.test_passkeys_in_browser import NO_AUTOFILL, VirtualAuthenticator
 from tests.conftest import APP_REDIRECT, APP_SECRET, deployment, pkce_pair
 from tests.connectors.hashes.legacy import hashes_table, people, write_csv
-from tests.connectors.test_ldap import ldap_table, slapd  # noqa: F401 (the session's slapd)
+from tests.connectors.ldap.conftest import ldap_table, slapd  # noqa: F401 (the session's slapd)
 from tests.journeys.selfservice import password_source
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,8 @@ from models import PasswordCredential, User, db
 from tests.accounts import count_users, create_local_user
 from tests.authenticators.mail import MailServer
 from tests.conftest import SignIn, deployment
+from tests.connectors.ldap.conftest import ldap_table, slapd  # noqa: F401 (the session's slapd)
 from tests.connectors.scripted_idp import closed_port_url
-from tests.connectors.test_ldap import ldap_table, slapd  # noqa: F401 (the session's slapd)
 from tests.journeys.selfservice import NEW_PASSWORD, start, text, user_row
 
 NEW = "newcomer@example.com"

@@ -11,7 +11,7 @@ from models import AuditEvent, RosterEntry, User, db
 from tests.admin.conftest import signed_in
 from tests.admin.test_migration import count, page_of, table_rows
 from tests.conftest import SignIn, deployment, ropc_connector
-from tests.connectors.test_ldap import ldap_table, slapd  # noqa: F401 (the session's slapd)
+from tests.connectors.ldap.conftest import ldap_table, slapd  # noqa: F401 (the session's slapd)
 from tests.lifecycle.test_metrics import scrape, value
 
 LDAP, ROPC = "corp-ldap", "old-oauth"

@@ -18,7 +18,7 @@ from tests.admin.conftest import signed_in
 from tests.admin.test_migration import page_of, table_rows
 from tests.authenticators.mail import MailServer
 from tests.conftest import SignIn, deployment
-from tests.connectors.test_ldap import ldap_table, slapd  # noqa: F401 (the session's slapd)
+from tests.connectors.ldap.conftest import ldap_table, slapd  # noqa: F401 (the session's slapd)
 from tests.journeys.selfservice import NEW_PASSWORD, start, text, user_row
 from tests.lifecycle.test_metrics import scrape, value
 from tests.peers.slapd import PEOPLE, ssha
