@@ -78,11 +78,8 @@ answer 5xx, HTML or hang; :meth:`Auth0Fake.stopped` is an outage (connections re
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import hmac
-import re
 import secrets
 import threading
 import time
@@ -94,34 +91,23 @@ from flask import Flask, Response, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from tests.peers.auth0_mfa import MFA_OTP, MFA_TOKEN_LIFETIME, MfaEndpoints
+from tests.peers.auth0_passwordless import (
+    BLOCKED_AFTER_ATTEMPTS,
+    DEFAULT_CONNECTION,
+    PASSWORDLESS_OTP,
+    PasswordlessConnection,
+    PasswordlessEndpoints,
+    PasswordlessUser,
+    SentCode,
+    error,
+)
 from tests.peers.loopback import LoopbackServer
 
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
-MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
-PASSWORDLESS_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
-DEFAULT_CONNECTION = "Username-Password-Authentication"
-BLOCKED_AFTER_ATTEMPTS = ("Your account has been blocked after multiple consecutive login "
-                          "attempts. We've sent you an email with instructions on how to unblock it.")
 LEAKED = ("This login attempt has been blocked because the password you're using was previously "
           "disclosed through a data breach (not in this application).")
-MFA_TOKEN_LIFETIME = 600  # seconds (Auth0: 10 minutes, not configurable)
-CODE_TRIES = 3  # Auth0: "Only three failed attempts to input the OTP are allowed"
-WRONG_CODE = {"email": "Wrong email or verification code.",
-              "sms": "Wrong phone number or verification code."}
-START_PROPERTIES = {"client_id", "client_secret", "connection", "email", "phone_number", "send",
-                    "authParams"}
-PHONE = re.compile(r"^\+[0-9]{1,15}$")
 HANG_LIMIT = 30.0
-
-
-def totp(secret: str, at: float | None = None, step: int = 30, digits: int = 6) -> str:
-    """The RFC 6238 code of a base32 ``secret`` at time ``at`` (HMAC-SHA-1)."""
-    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
-    counter = int((time.time() if at is None else at) // step)
-    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    number = int.from_bytes(mac[offset:offset + 4], "big") & 0x7FFFFFFF
-    return str(number % 10**digits).zfill(digits)
 
 
 @functools.cache
@@ -156,52 +142,6 @@ class Auth0User:
 
 
 @dataclass
-class PasswordlessUser:
-    """A user of a passwordless connection (``email`` or ``sms``), keyed by address."""
-
-    address: str  # the e-mail address (lower-case) or E.164 phone number
-    user_id: str  # "email|..." or "sms|..."
-    connection: str = "email"
-    given_name: str | None = None
-    family_name: str | None = None
-
-    def profile(self, scope: set[str]) -> dict[str, Any]:
-        claims: dict[str, Any] = {"sub": self.user_id}
-        if "profile" in scope:
-            claims.update(name=self.address, nickname=self.address.split("@")[0],
-                          picture="https://s.gravatar.com/avatar/1.png",
-                          updated_at="2024-05-02T10:00:00.000Z")
-            if self.given_name:
-                claims.update(given_name=self.given_name, family_name=self.family_name)
-        if "email" in scope and self.connection == "email":
-            claims.update(email=self.address, email_verified=True)  # the code proved it
-        if "phone" in scope and self.connection == "sms":
-            claims.update(phone_number=self.address, phone_number_verified=True)
-        return claims
-
-
-@dataclass
-class PasswordlessConnection:
-    """Authentication > Passwordless > Email or SMS, as configured in the dashboard."""
-
-    name: str
-    enabled: bool = True
-    disable_signup: bool = False
-    otp_length: int = 6
-    otp_expiry: int = 180  # seconds
-
-
-@dataclass(frozen=True)
-class SentCode:
-    """A code the fake "sent" (by e-mail or SMS), for the test to read like a user would."""
-
-    connection: str
-    to: str
-    code: str
-    language: str | None
-
-
-@dataclass
 class Auth0Client:
     client_id: str
     client_secret: str | None
@@ -233,7 +173,7 @@ class Seen:
 
 
 
-class Auth0Fake(LoopbackServer):
+class Auth0Fake(MfaEndpoints, PasswordlessEndpoints, LoopbackServer):
     """The fake tenant; use as a context manager, or :meth:`start` and :meth:`close`."""
     thread_name = "auth0-fake"
 
@@ -284,20 +224,6 @@ class Auth0Fake(LoopbackServer):
         self.users[user.email.lower()] = user
         return user
 
-    def add_passwordless_user(self, user: PasswordlessUser) -> PasswordlessUser:
-        self.passwordless_users[(user.connection, user.address)] = user
-        return user
-
-    def last_code(self, to: str) -> str:
-        """The last code "sent" to an address, as the user would read it in their mailbox."""
-        with self._lock:
-            return next(s.code for s in reversed(self.sent) if s.to == to.lower())
-
-    def expire_codes(self) -> None:
-        with self._lock:
-            for pending in self._codes.values():
-                pending["expires"] = 0
-
     def add_client(self, client: Auth0Client) -> Auth0Client:
         self.clients[client.client_id] = client
         return client
@@ -305,10 +231,6 @@ class Auth0Fake(LoopbackServer):
     def calls(self, path: str) -> list[Seen]:
         with self._lock:
             return [s for s in self.seen if s.path == path]
-
-    def code(self, email: str, at: float | None = None) -> str:
-        """The user's current authenticator-app code."""
-        return totp(self.users[email].totp_secret, at)
 
     # -- the API ------------------------------------------------------------------------------
     def _build_app(self) -> Flask:
@@ -415,132 +337,6 @@ class Auth0Fake(LoopbackServer):
             address = request.headers.get("auth0-forwarded-for", address)
         return address
 
-    def _mfa_otp(self, client: Auth0Client, form: dict[str, str]):
-        with self._lock:
-            pending = self._mfa_tokens.get(form.get("mfa_token", ""))
-            if pending is None or pending["client"] != client.client_id:
-                return error(403, "invalid_grant", "Malformed mfa_token")
-            if pending["expires"] < time.time():
-                return error(403, "expired_token", "mfa_token is expired")
-            if pending["wrong"] >= 10:
-                return error(429, "too_many_attempts", "Too many attempts, please try again later.")
-            user = self.users[pending["email"]]
-            code = form.get("otp", "")
-            now = time.time()
-            valid = ({totp(user.totp_secret, now + drift) for drift in (-30, 0, 30)}
-                     if user.totp_secret else set())
-            if code not in valid or (user.email, code) in self._used_codes:
-                pending["wrong"] += 1
-                return error(403, "invalid_grant", "Invalid otp_code.")
-            self._used_codes.add((user.email, code))
-            del self._mfa_tokens[form["mfa_token"]]
-        return self._tokens(client, user, pending["scope"], pending["audience"])
-
-    # -- passwordless -----------------------------------------------------------------------
-    def _passwordless_start(self):
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return error(400, "bad.request", "the request body must be a JSON object")
-        if self.rate_limited:
-            return error(429, "too_many_requests", "Global limit has been reached")
-        extra = sorted(set(body) - START_PROPERTIES)
-        if extra:
-            return error(400, "bad.request",
-                         f"the following properties are not allowed: {', '.join(extra)}")
-        if not body.get("client_id"):
-            return error(400, "bad.client_id", "Missing required property: client_id")
-        client = self.clients.get(body["client_id"])
-        # The secret travels in the body here, whatever the token endpoint's method.
-        if client is None or (client.auth_method != "none" and not hmac.compare_digest(
-                str(body.get("client_secret", "")), client.client_secret or "")):
-            return error(401, "access_denied", "Unauthorized")
-        name = body.get("connection")
-        if not name:
-            return error(400, "bad.connection", "Missing required property: connection")
-        if name == DEFAULT_CONNECTION:
-            return error(400, "bad.connection", "Invalid connection strategy. It must either be "
-                         "a passwordless connection")
-        connection = self.passwordless.get(name)
-        if connection is None:
-            return error(400, "bad.connection", "Connection does not exist")
-        if not connection.enabled or name not in client.connections:
-            return error(400, "bad.connection", "Connection is disabled")
-        if "authParams" in body and not isinstance(body["authParams"], dict):
-            return error(400, "bad.authParams",
-                         "error in authParams - invalid type: string (expected object)")
-        if body.get("send", "link") != "code":
-            return error(400, "bad.request", "this fake sends codes only (send: \"code\")")
-        if name == "email":
-            address = str(body.get("email", "")).strip().lower()
-            if not address:
-                return error(400, "bad.email", "Missing required property: email")
-            if address.count("@") != 1 or "." not in address.partition("@")[2]:
-                return error(400, "bad.email", "Invalid email")
-        else:
-            address = str(body.get("phone_number", ""))
-            if not address:
-                return error(400, "bad.phone_number", "Missing required property: phone_number")
-            if not PHONE.match(address):
-                return error(400, "bad.phone_number", f"String does not match pattern: {PHONE.pattern}")
-        user = self.passwordless_users.get((name, address))
-        with self._lock:
-            if self.failures[(f"{name}:{address}", self._user_address(client))] >= \
-                    self.brute_force_limit:
-                return error(429, "too_many_attempts", BLOCKED_AFTER_ATTEMPTS)
-        if user is None and connection.disable_signup:
-            return error(400, "signup_disabled", "Public signup is disabled")
-        code = f"{secrets.randbelow(10**connection.otp_length):0{connection.otp_length}d}"
-        with self._lock:
-            # Only the last code sent is accepted; its wrong tries start from zero.
-            self._codes[(name, address)] = {"code": code, "client": client.client_id, "wrong": 0,
-                                            "expires": time.time() + connection.otp_expiry}
-            self.sent.append(SentCode(name, address, code,
-                                      request.headers.get("x-request-language")))
-        answer_id = user.user_id.partition("|")[2] if user else secrets.token_hex(12)
-        if name == "email":
-            return jsonify({"_id": answer_id, "email": address, "email_verified": False})
-        return jsonify({"_id": answer_id, "phone_number": address, "phone_verified": False,
-                        "request_language": None})
-
-    def _passwordless_otp(self, client: Auth0Client, form: dict[str, str]):
-        for name in ("username", "otp", "realm"):
-            if not form.get(name):
-                return error(400, "invalid_request", f"Missing required parameter: {name}")
-        realm = form["realm"]
-        connection = self.passwordless.get(realm)
-        if connection is None:
-            return error(400, "invalid_request", "the connection was not found")
-        if not connection.enabled or realm not in client.connections:
-            return error(400, "invalid_request", "the connection was disabled")
-        address = form["username"].strip()
-        address = address.lower() if realm == "email" else address
-        key, counted = (realm, address), (f"{realm}:{address}", self._user_address(client))
-        with self._lock:
-            if self.failures[counted] >= self.brute_force_limit:
-                return error(429, "too_many_attempts", BLOCKED_AFTER_ATTEMPTS)
-            pending = self._codes.get(key)
-            live = (pending is not None and pending["client"] == client.client_id
-                    and pending["expires"] >= time.time())
-            if not live or not hmac.compare_digest(form["otp"], pending["code"]):
-                self.failures[counted] += 1
-                if live:
-                    pending["wrong"] += 1
-                    if pending["wrong"] >= CODE_TRIES:
-                        del self._codes[key]  # a new code must be requested
-                return error(403, "invalid_grant", WRONG_CODE[realm])
-            del self._codes[key]  # single use
-            self.failures.pop(counted, None)
-            user = self.passwordless_users.get(key)
-            if user is None:  # sign-up: the user is created when the code is first used
-                user = self.add_passwordless_user(
-                    PasswordlessUser(address, f"{realm}|{secrets.token_hex(12)}", realm))
-        return self._tokens(client, user, set(form.get("scope", "").split()), form.get("audience"))
-
-    def expire_mfa_tokens(self) -> None:
-        with self._lock:
-            for pending in self._mfa_tokens.values():
-                pending["expires"] = 0
-
     def _tokens(self, client: Auth0Client, user: Auth0User | PasswordlessUser, scope: set[str],
                 audience: str | None):
         access_token = secrets.token_urlsafe(24)
@@ -567,25 +363,3 @@ class Auth0Fake(LoopbackServer):
             return Response("Unauthorized", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         user, scope = granted
         return jsonify(user.profile(scope))
-
-    def _authenticators(self):
-        with self._lock:
-            pending = self._mfa_tokens.get(self._bearer())
-        if pending is None:
-            return error(401, "invalid_token", "invalid mfa_token")
-        user = self.users[pending["email"]]
-        listed = []
-        if user.totp_secret:
-            listed.append({"id": "totp|dev_fake1", "authenticator_type": "otp", "active": True})
-        for kind in user.other_factors:
-            listed.append({"id": f"sms|dev_{kind}", "authenticator_type": kind, "active": True,
-                           "oob_channel": "sms", "name": "+1XXXXXX4242"})
-        listed.append({"id": "recovery-code|dev_fake2", "authenticator_type": "recovery-code",
-                       "active": True})
-        return jsonify(listed)
-
-
-def error(status: int, code: str, description: str, **extra: str) -> Response:
-    answer = jsonify({"error": code, "error_description": description, **extra})
-    answer.status_code = status
-    return answer

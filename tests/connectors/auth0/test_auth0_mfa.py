@@ -28,7 +28,7 @@ from tests.connectors.auth0.conftest import (
 )
 from tests.connectors.conftest import UNAVAILABLE, WRONG_CREDENTIALS, page_text, retry_after
 from tests.connectors.contract import build_connector
-from tests.peers.auth0_fake import totp
+from tests.peers.auth0_mfa import totp
 
 
 # -- MFA ---------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from connectors import InvalidCredentials, LegacyUnavailable, UserNotFound
 from connectors.base import CodeThrottled, PasswordlessConnector
 from settings.errors import ConfigError
 from tests.connectors.contract import build_connector, log_text
-from tests.peers.auth0_fake import PASSWORDLESS_OTP, Auth0Client, Auth0Fake, Fault
+from tests.peers.auth0_fake import Auth0Client, Auth0Fake, Fault
+from tests.peers.auth0_passwordless import PASSWORDLESS_OTP
 
 ALICE = "alice@example.com"  # known to Auth0's email connection (email|65f0...)
 ALICE_SUB = "email|65f0c1a2b3d4e5f601234567"
