@@ -1,0 +1,60 @@
+"""Shared by the ``rest`` connector's tests: the real hand-written legacy API on loopback
+(:mod:`tests.peers.rest_legacy`), a Ferry to build connectors from, and the connector's tables
+for both request shapes.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+
+from app import create_app
+from models import database
+from tests.conftest import deployment
+from tests.peers.rest_legacy import RestLegacyServer
+
+TOKEN = "legacy-api-token-5f2b9c"
+ALICE = "alice@example.com"
+PLUGIN = "keycloak-user-migration"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """One Ferry for this module's connector-level tests: they build connectors from its config
+    and never use its database (whole sign-ins build their own with ``make_app``)."""
+    yield create_app({"TESTING": True, "SECRET_KEY": "test-secret-key", "ISSUER": "http://localhost",
+                      "CONFIG_FILE": None, "DEPLOYMENT": deployment(),
+                      "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('ferry')}/ferry.db"})
+    database.shutdown()
+
+
+@pytest.fixture
+def legacy():
+    with RestLegacyServer(bearer_token=TOKEN) as server:
+        yield server
+
+
+def ferry_table(server: RestLegacyServer, **settings) -> dict:
+    table = {"type": "rest", "base_url": server.ferry_url, "bearer_token": TOKEN,
+             "connect_timeout": 0.5, "read_timeout": 0.5, **settings}
+    return {key: value for key, value in table.items() if value is not None}
+
+
+def plugin_table(server: RestLegacyServer, **settings) -> dict:
+    return ferry_table(server, base_url=server.plugin_url, protocol=PLUGIN, **settings)
+
+
+def password(server: RestLegacyServer, username: str) -> str:
+    return server.accounts[username].password
+
+
+def outage_of(server: RestLegacyServer):
+    @contextmanager
+    def outage():
+        server.stop()
+        try:
+            yield
+        finally:
+            server.start()
+    return outage
