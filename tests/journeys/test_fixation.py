@@ -21,11 +21,11 @@ from journeys import run as runs
 from journeys.errors import RunMissing, StaleRun
 from models import AuthorizationCode, JourneyResume, JourneyRun, OtpCode, User, UserSession, db
 from tests.accounts import create_local_user
+from tests.authenticators.pin.conftest import PASSWORD as PIN_USERS_PASSWORD
+from tests.authenticators.pin.conftest import PIN as A_PIN
+from tests.authenticators.pin.conftest import pin_page, set_pin
 from tests.authenticators.soft_authenticator import SoftAuthenticator, options_of
 from tests.authenticators.test_passkey import PasskeyPage, enrol
-from tests.authenticators.test_pin import PASSWORD as PIN_USERS_PASSWORD
-from tests.authenticators.test_pin import PIN as A_PIN
-from tests.authenticators.test_pin import pin_page, set_pin
 from tests.conftest import APP_REDIRECT, SignIn, form_fields, is_offer
 from tests.connectors.conftest import page_text
 from tests.connectors.oidc.conftest import scripted  # noqa: F401 - the fixture
