@@ -23,7 +23,7 @@ from tests.conftest import SignIn, deployment
 from tests.connectors.conftest import UNAVAILABLE, WRONG_CREDENTIALS, page_text
 from tests.connectors.contract import ContractCase, PasswordConnectorContract, build_connector, log_text
 from tests.connectors.scripted_idp import ScriptedIdp
-from tests.peers.okta_fake import totp, wrong_totp
+from tests.peers.okta_users import totp, wrong_totp
 from tests.peers.onelogin_fake import OneLoginFake
 from users.mapping import map_claims
 

@@ -49,7 +49,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from tests.peers.loopback import LoopbackServer
-from tests.peers.okta_fake import totp
+from tests.peers.okta_users import totp
 
 SUBDOMAIN = "acme"
 TOKEN_LIFETIME = 36000  # seconds: "an access token is valid for 10 hours"

@@ -31,7 +31,8 @@ from tests.connectors.okta.org import (
     okta_table,
 )
 from tests.connectors.scripted_idp import Reply
-from tests.peers.okta_fake import OktaFake, totp, wrong_totp
+from tests.peers.okta_fake import OktaFake
+from tests.peers.okta_users import totp, wrong_totp
 
 
 # -- the whole sign-in ---------------------------------------------------------------------------

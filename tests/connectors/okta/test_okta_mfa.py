@@ -31,7 +31,7 @@ from tests.connectors.okta.org import (
     ropc_table,
 )
 from tests.connectors.scripted_idp import Reply, ScriptedIdp
-from tests.peers.okta_fake import totp, wrong_totp
+from tests.peers.okta_users import totp, wrong_totp
 
 
 # -- the second factor ---------------------------------------------------------------------------
