@@ -5,7 +5,7 @@ to list in ``schemes``, how Ferry recognises it (a prefix of its own, or a shape
 enabled by default (a prefix) or only when listed, and the software that writes it. The table
 sits between ``<!-- hash-formats:begin -->`` and ``<!-- hash-formats:end -->``;
 ``python -m connectors.hashes.reference --write`` rewrites it, ``--check`` (the default) exits 1
-when it is out of date, and tests/connectors/test_hash_reference.py fails the same way. So the
+when it is out of date, and tests/connectors/hashes/test_hash_reference.py fails the same way. So the
 docs never claim a format the code lacks, and nothing states a count that can drift.
 """
 
