@@ -27,7 +27,6 @@ from typing import Any
 
 import peewee
 from flask import current_app, g, has_request_context
-from peewee import SQL, fn
 
 from journeys.errors import RunMissing, StaleRun
 from models import JourneyResume, JourneyRun, OtpCode, User, db, fast, utcnow
@@ -240,15 +239,26 @@ def _rename_alone(run: Run, old: str, new: str, now) -> bool:
     if db.in_transaction():
         return False  # a refused statement would spoil the caller's transaction on PostgreSQL
     model = run.model
-    alone = (~fn.EXISTS(OtpCode.select(SQL("1")).where(OtpCode.run == old))
-             & ~fn.EXISTS(JourneyResume.select(SQL("1")).where(JourneyResume.run == old)))
+    database, sql = fast.statement(("rename run",), _rename_sql)
     try:
-        return bool(JourneyRun.update(
-            id_hash=new, journey=model.journey, step=model.step, context=run.context,
-            status=model.status, version=JourneyRun.version + 1, updated_at=now,
-        ).where((JourneyRun.id_hash == old) & (JourneyRun.version == model.version) & alone).execute())
+        return database.execute_sql(sql, (
+            new, model.journey, model.step, JourneyRun.context.db_value(run.context), model.status,
+            JourneyRun.updated_at.db_value(now), old, model.version, old, old)).rowcount == 1
     except peewee.IntegrityError:
         return False  # a code was stored for the old id meanwhile: copy it over instead
+
+
+def _rename_sql(database, name) -> str:
+    """``_rename_alone``'s UPDATE: the new id and state where the version matches and no one-time
+    code or resume reference points at the old id."""
+    p, run, version = database.param, JourneyRun, name(JourneyRun, "version")
+    sets = ", ".join(f"{name(run, field)} = {p}"
+                     for field in ("id_hash", "journey", "step", "context", "status"))
+    return (f"UPDATE {name(run)} SET {sets}, {version} = {version} + 1, "  # noqa: S608
+            f"{name(run, 'updated_at')} = {p} WHERE {name(run, 'id_hash')} = {p} AND {version} = {p}"
+            f" AND NOT EXISTS (SELECT 1 FROM {name(OtpCode)} WHERE {name(OtpCode, 'run')} = {p})"
+            f" AND NOT EXISTS (SELECT 1 FROM {name(JourneyResume)}"
+            f" WHERE {name(JourneyResume, 'run')} = {p})")
 
 
 def _copy_over(run: Run, old: str, new: str, now) -> None:

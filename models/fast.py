@@ -71,8 +71,29 @@ def _compiled(key: tuple, build) -> str:
     return sql
 
 
+def statement(key: tuple, build) -> tuple[peewee.Database, str]:
+    """The database, and the SQL ``build(database, name)`` writes for it, made once per database
+    type and ``key``; ``name(model, field=None)`` is a table or column name quoted for it. For
+    the one hot statement whose shape the functions below lack (see ``journeys/run.py``)."""
+    database = _database()
+
+    def name(model: type[peewee.Model], field: str | None = None) -> str:
+        meta = model._meta
+        return _quote(database, meta.table_name if field is None else _field(model, field).column_name)
+
+    return database, _compiled((type(database), "statement", *key), lambda: build(database, name))
+
+
 def _params(model: type[peewee.Model], values: dict[str, Any]) -> list[Any]:
     return [_field(model, name).db_value(value) for name, value in values.items()]
+
+
+def _instance(model: type[M], row: tuple) -> M:
+    data = {field.name: (field.python_value(value) if value is not None else None)
+            for field, value in zip(model._meta.sorted_fields, row, strict=True)}
+    instance = model(__no_default__=1, **data)
+    instance._dirty.clear()
+    return instance
 
 
 def get(model: type[M], **equals: Any) -> M | None:
@@ -90,13 +111,32 @@ def get(model: type[M], **equals: Any) -> M | None:
 
     sql = _compiled((type(database), model, "get", names), build)
     row = database.execute_sql(sql, _params(model, equals)).fetchone()
-    if row is None:
-        return None
-    data = {field.name: (field.python_value(value) if value is not None else None)
-            for field, value in zip(model._meta.sorted_fields, row, strict=True)}
-    instance = model(__no_default__=1, **data)
-    instance._dirty.clear()
-    return instance
+    return None if row is None else _instance(model, row)
+
+
+def claim(model: type[M], values: dict[str, Any], *, unset: str, later: tuple[str, Any],
+          **equals: Any) -> M | None:
+    """Set ``values`` on the one row whose fields equal ``equals``, whose ``unset`` field is
+    NULL and whose ``later[0]`` is after ``later[1]``, and return it as it is now; None when no
+    row matched. One statement (``UPDATE ... RETURNING``), so exactly one caller wins a row:
+    a one-time code redeemed. Needs RETURNING (``models.database.supports_returning``)."""
+    database, names, keys = _database(), tuple(values), _keys(equals)
+    column, bound = later
+
+    def build() -> str:
+        table = _quote(database, model._meta.table_name)
+        sets = ", ".join(f"{_quote(database, _field(model, name).column_name)} = {database.param}"
+                         for name in names)
+        columns = ", ".join(_quote(database, field.column_name) for field in model._meta.sorted_fields)
+        return (f"UPDATE {table} SET {sets} WHERE {_where(database, model, keys)} "  # noqa: S608
+                f"AND {_quote(database, _field(model, unset).column_name)} IS NULL "
+                f"AND {_quote(database, _field(model, column).column_name)} > {database.param} "
+                f"RETURNING {columns}")
+
+    sql = _compiled((type(database), model, "claim", names, keys, unset, column), build)
+    params = [*_params(model, values), *_params(model, equals), _field(model, column).db_value(bound)]
+    row = database.execute_sql(sql, params).fetchone()
+    return None if row is None else _instance(model, row)
 
 
 def exists(model: type[peewee.Model], **equals: Any) -> bool:

@@ -95,17 +95,17 @@ class CodeGrant(AuthorizationCodeGrant):
         """Redeem: the UPDATE that marks the code used succeeds for exactly one request."""
         digest = token_hash(code) if isinstance(code, str) else ""
         now = utcnow()
-        claim = AuthorizationCode.update(used_at=now).where(
-            (AuthorizationCode.code_hash == digest)
-            & (AuthorizationCode.client == client.client_id)
-            & AuthorizationCode.used_at.is_null()
-            & (AuthorizationCode.expires_at > now))
         if supports_returning():
             # The row the UPDATE claimed comes back from the same statement: no second SELECT.
-            redeemed = list(claim.returning(AuthorizationCode).execute())
-            if redeemed:
-                return IssuedCode(redeemed[0])
-        elif claim.execute():
+            redeemed = fast.claim(AuthorizationCode, {"used_at": now}, unset="used_at",
+                                  later=("expires_at", now), code_hash=digest, client=client.client_id)
+            if redeemed is not None:
+                return IssuedCode(redeemed)
+        elif AuthorizationCode.update(used_at=now).where(
+                (AuthorizationCode.code_hash == digest)
+                & (AuthorizationCode.client == client.client_id)
+                & AuthorizationCode.used_at.is_null()
+                & (AuthorizationCode.expires_at > now)).execute():
             return IssuedCode(AuthorizationCode.get(AuthorizationCode.code_hash == digest))
         replayed = AuthorizationCode.get_or_none(
             (AuthorizationCode.code_hash == digest) & AuthorizationCode.used_at.is_null(False))

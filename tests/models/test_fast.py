@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import peewee
@@ -90,3 +91,37 @@ def test_a_none_key_or_an_unknown_field_is_refused(ready):
         fast.get(User, email=None)  # "= NULL" would silently match nothing
     with pytest.raises(AttributeError):
         fast.get(User, nickname="x")
+
+
+def test_claim_wins_a_row_once_and_returns_it_as_stored(ready):
+    user = User.create(email="alice@example.com")
+    now = utcnow()
+    UserSession.create(id_hash="a" * 64, user=user, expires_at=now + timedelta(minutes=5),
+                       auth_time=1, amr=["pwd"])
+    UserSession.create(id_hash="b" * 64, user=user, expires_at=now - timedelta(minutes=5),
+                       auth_time=1, amr=["pwd"])
+    claimed = fast.claim(UserSession, {"ended_at": now}, unset="ended_at",
+                         later=("expires_at", now), id_hash="a" * 64)
+    assert claimed.__data__ == UserSession.get_by_id("a" * 64).__data__
+    assert claimed.ended_at == now and claimed.amr == ["pwd"] and not claimed.is_dirty()
+    again = fast.claim(UserSession, {"ended_at": now}, unset="ended_at",
+                       later=("expires_at", now), id_hash="a" * 64)
+    assert again is None  # already set: nobody wins it twice
+    expired = fast.claim(UserSession, {"ended_at": now}, unset="ended_at",
+                         later=("expires_at", now), id_hash="b" * 64)
+    assert expired is None and UserSession.get_by_id("b" * 64).ended_at is None
+
+
+def test_a_statement_is_built_once_per_database_type(ready):
+    built = []
+
+    def build(database, name):
+        built.append(database)
+        return f"SELECT COUNT(*) FROM {name(User)} WHERE {name(User, 'email')} = {database.param}"  # noqa: S608
+
+    User.create(email="alice@example.com")
+    key = ("count by email", secrets.token_hex(8))
+    for _ in range(3):
+        database, sql = fast.statement(key, build)
+        assert database.execute_sql(sql, ("alice@example.com",)).fetchone()[0] == 1
+    assert len(built) == 1
