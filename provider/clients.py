@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
-from flask import g, has_request_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from peewee import PostgresqlDatabase
 from pydantic import ValidationError
 
@@ -119,21 +120,52 @@ class Client(ClientMixin):
         return grant_type in self.grant_types
 
 
+#: How long a server keeps an app it read (seconds). Apps change only with the configuration:
+#: the server that saves a change forgets at once, every other one within this plus the store's
+#: one-second check (``store/live.py``), so a deleted app or a rotated secret outlives its
+#: change there by at most about two seconds. Unknown ids are never kept (no memory to fill).
+CACHE_SECONDS = 1.0
+_CACHE = "ferry.clients_cache"
+
+
 def find(client_id: str | None) -> Client | None:
     """The registered app ``client_id``, or None (also for ids no app could have)."""
     if not client_id or not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID:
         return None
     if not client_id.isprintable():  # NUL and other controls: PostgreSQL refuses NUL outright
         return None
-    memo = g.setdefault("ferry_clients", {}) if has_request_context() else {}
-    if client_id not in memo:  # one read per request: authorize, the page, the token all ask
+    if not has_request_context():
         row = fast.get(OAuthClient, client_id=client_id)
-        memo[client_id] = Client(row) if row else None
+        return Client(row) if row else None
+    memo = g.setdefault("ferry_clients", {})
+    if client_id not in memo:  # one look per request: authorize, the page, the token all ask
+        memo[client_id] = _kept(client_id)
     return memo[client_id]
 
 
-def forget_cached() -> None:
-    """Drop this request's memo of apps (after the request itself changed one)."""
+def _kept(client_id: str) -> Client | None:
+    """The app from this server's short-lived copy, read afresh when older than CACHE_SECONDS."""
+    kept: dict[str, tuple[Client, float]] = current_app.extensions.setdefault(_CACHE, {})
+    now = time.monotonic()
+    entry = kept.get(client_id)
+    if entry is not None and now - entry[1] < CACHE_SECONDS:
+        return entry[0]
+    row = fast.get(OAuthClient, client_id=client_id)
+    if row is None:
+        kept.pop(client_id, None)
+        return None
+    client = Client(row)
+    kept[client_id] = (client, now)
+    return client
+
+
+def forget_cached(app: Flask | None = None) -> None:
+    """Forget the apps read so far (this request's and this server's, or ``app``'s): they
+    just changed."""
+    if app is not None:
+        app.extensions.pop(_CACHE, None)
+    elif has_app_context():
+        current_app.extensions.pop(_CACHE, None)
     if has_request_context():
         g.pop("ferry_clients", None)
 

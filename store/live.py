@@ -147,6 +147,7 @@ def swap(app: Flask, built: Built, revision: int, sync_apps: bool = True) -> Non
 
     if sync_apps:
         clients.sync_config_apps(built.apps, app.config["DEFAULT_JOURNEY"], app.config["SECRET_KEY"])
+    clients.forget_cached(app)  # the apps another server synced: read them afresh
     app.extensions["ferry.connectors"] = built.connectors
     app.extensions["ferry.journeys"] = built.engine
     app.extensions["ferry.deployment"] = built.deployment
