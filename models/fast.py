@@ -3,8 +3,10 @@
 peewee turns a query into SQL at every execution, and for the short statements of a sign-in
 that costs far more than running them: reading one user by id is about 280 µs of SQL
 generation and 11 µs of SQLite (``bench/README.md``, "Where the time goes"). A password sign-in
-runs about thirty such statements. The functions here cover the shapes the hot path uses
-(equality lookups, an existence check, an insert, an update with increments, a delete), keep
+ran about thirty such statements; it now runs thirteen, plus the app and the store's revision
+at most once a second per process. The functions here cover the shapes the hot path uses
+(equality lookups, an existence check, an insert, an update with increments, a delete, a
+one-time claim), plus :func:`statement` for one that fits none of them; they keep
 the SQL of each shape per database type and model, and convert values with the fields' own
 ``db_value`` and ``python_value``, so what they read and write is what peewee would.
 
