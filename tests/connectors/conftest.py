@@ -6,8 +6,10 @@ import html
 
 import pytest
 
+from app import create_app
+from models import database
 from security.throttle import throttle
-from tests.conftest import SignIn, form_fields
+from tests.conftest import SignIn, deployment, form_fields
 from tests.connectors.scripted_idp import ScriptedIdp
 
 #: What the sign-in pages say (default journey and texts), once HTML entities are decoded.
@@ -62,3 +64,13 @@ def retry_after(app, identifier: str) -> int:
     """Seconds the password throttle makes ``identifier`` wait (0: not throttled)."""
     with app.app_context():
         return throttle().retry_after(PASSWORD_SCOPE, identifier)
+
+
+def connector_level_app(tmp_path_factory):
+    """One Ferry for a module's connector-level tests, torn down after it: they build
+    connectors from its config and never use its database (whole sign-ins build their own with
+    ``make_app``). A family's conftest makes it its module-scoped ``app`` fixture."""
+    yield create_app({"TESTING": True, "SECRET_KEY": "test-secret-key", "ISSUER": "http://localhost",
+                      "CONFIG_FILE": None, "DEPLOYMENT": deployment(),
+                      "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('ferry')}/ferry.db"})
+    database.shutdown()

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from models import database
-from tests.conftest import deployment
+from tests.connectors.conftest import connector_level_app
 from tests.connectors.keycloak.realm import REALM, ScriptedKeycloak
 from tests.peers.keycloak_paths import KeycloakPaths
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """One Ferry for this module's connector-level tests: they build connectors from its config
-    and never use its database (whole sign-ins build their own with ``make_app``)."""
-    yield create_app({"TESTING": True, "SECRET_KEY": "test-secret-key", "ISSUER": "http://localhost",
-                      "CONFIG_FILE": None, "DEPLOYMENT": deployment(),
-                      "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('ferry')}/ferry.db"})
-    database.shutdown()
+    """One Ferry for this module's connector-level tests (see ``connector_level_app``)."""
+    yield from connector_level_app(tmp_path_factory)
 
 
 # -- the real peer: Django OAuth Toolkit under Keycloak's paths ----------------------------------

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from models import LegacyLink, PasswordCredential, User, database, db
-from tests.conftest import deployment
+from models import LegacyLink, PasswordCredential, User, db
+from tests.connectors.conftest import connector_level_app
 from tests.connectors.contract import build_connector
 from tests.peers.slapd import Slapd
 
@@ -34,12 +33,8 @@ def slapd():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """One Ferry for this module's connector-level tests: they build connectors from its config
-    and never use its database (whole sign-ins build their own with ``make_app``)."""
-    yield create_app({"TESTING": True, "SECRET_KEY": "test-secret-key", "ISSUER": "http://localhost",
-                      "CONFIG_FILE": None, "DEPLOYMENT": deployment(),
-                      "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('ferry')}/ferry.db"})
-    database.shutdown()
+    """One Ferry for this module's connector-level tests (see ``connector_level_app``)."""
+    yield from connector_level_app(tmp_path_factory)
 
 
 def ldap_table(slapd: Slapd, **settings) -> dict:
