@@ -60,59 +60,54 @@ def users_detail(user_id: str):
     return render_template("admin/user.html", d=found, methods=METHODS, shown_details=shown_details)
 
 
+def _removed(done: bool, user_id: str, event: str, message: str, **details):
+    """The answer to removing one thing of the user: 404 if it was not theirs (or is gone),
+    else audited, told, and back to the user's page."""
+    if not done:
+        abort(404)
+    audit_change(event, user_id=user_id, **details)
+    flash(message)
+    return _back(user_id)
+
+
 @bp.post("/users/<user_id>/password/revoke")
 @require("admin")
 def users_revoke_password(user_id: str):
     """Remove the user's password with Ferry."""
-    if not admin_ops.revoke_password(_user(user_id)):
-        abort(404)
-    audit_change("user.password_revoked", user_id=user_id)
-    flash(_("The password was removed."))
-    return _back(user_id)
+    return _removed(admin_ops.revoke_password(_user(user_id)), user_id, "user.password_revoked",
+                    _("The password was removed."))
 
 
 @bp.post("/users/<user_id>/passkeys/<int:passkey_id>/revoke")
 @require("admin")
 def users_revoke_passkey(user_id: str, passkey_id: int):
     """Remove a passkey of the user."""
-    if not admin_ops.revoke_passkey(_user(user_id), passkey_id):
-        abort(404)
-    audit_change("user.passkey_revoked", user_id=user_id, passkey=passkey_id)
-    flash(_("The passkey was removed."))
-    return _back(user_id)
+    return _removed(admin_ops.revoke_passkey(_user(user_id), passkey_id), user_id,
+                    "user.passkey_revoked", _("The passkey was removed."), passkey=passkey_id)
 
 
 @bp.post("/users/<user_id>/pins/<int:pin_id>/revoke")
 @require("admin")
 def users_revoke_pin(user_id: str, pin_id: int):
     """Remove a device PIN of the user."""
-    if not admin_ops.revoke_pin(_user(user_id), pin_id):
-        abort(404)
-    audit_change("user.pin_revoked", user_id=user_id, pin=pin_id)
-    flash(_("The PIN was removed."))
-    return _back(user_id)
+    return _removed(admin_ops.revoke_pin(_user(user_id), pin_id), user_id, "user.pin_revoked",
+                    _("The PIN was removed."), pin=pin_id)
 
 
 @bp.post("/users/<user_id>/sessions/<sid>/end")
 @require("admin")
 def users_end_session(user_id: str, sid: str):
     """Sign the user out of one session (its apps are told)."""
-    if not admin_ops.end_session(_user(user_id), sid):
-        abort(404)
-    audit_change("user.session_ended", user_id=user_id)
-    flash(_("The session was ended; its apps were told."))
-    return _back(user_id)
+    return _removed(admin_ops.end_session(_user(user_id), sid), user_id, "user.session_ended",
+                    _("The session was ended; its apps were told."))
 
 
 @bp.post("/users/<user_id>/refresh/<family>/revoke")
 @require("admin")
 def users_revoke_refresh(user_id: str, family: str):
     """Revoke one refresh-token family of the user."""
-    if not admin_ops.revoke_refresh_family(_user(user_id), family):
-        abort(404)
-    audit_change("user.refresh_revoked", user_id=user_id)
-    flash(_("The refresh token was revoked."))
-    return _back(user_id)
+    return _removed(admin_ops.revoke_refresh_family(_user(user_id), family), user_id,
+                    "user.refresh_revoked", _("The refresh token was revoked."))
 
 
 @bp.post("/users/<user_id>/status")

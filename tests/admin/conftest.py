@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -59,3 +60,16 @@ def csrf(client, path: str) -> str:
         re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page)
     assert found, page[:500]
     return found.group(1)
+
+
+def portal_cookie(app, admin: AdminAccount) -> dict:
+    """A browser cookie (Playwright's shape) holding a portal session of ``admin``, as after the
+    password and the passkey: for browsers that test the portal's pages, not its sign-in."""
+    token = secrets.token_urlsafe(32)
+    with app.app_context(), db.connection_context():
+        AdminSession.create(id_hash=_hash(token), admin=admin.id, created_at=utcnow(),
+                            expires_at=utcnow() + timedelta(hours=1))
+    with app.test_request_context("/admin/"):
+        name = app.session_interface.get_cookie_name(app)
+        value = app.session_interface.get_signing_serializer(app).dumps({SESSION_KEY: token})
+    return {"name": name, "value": value, "domain": "localhost", "path": "/admin", "httpOnly": True}

@@ -9,17 +9,13 @@ sign-in itself is tested in ``test_admin_in_browser.py``)."""
 from __future__ import annotations
 
 import re
-import secrets
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from models import AdminSession, db, utcnow
-from operators.sessions import SESSION_KEY, _hash
 from tests.accounts import create_local_user
-from tests.admin.conftest import make_admin
+from tests.admin.conftest import make_admin, portal_cookie
 from tests.browser.conftest import ServedApp
 from tests.conftest import SignIn, deployment
 from tests.peers import axe
@@ -54,16 +50,9 @@ def page(browser, portal):
     """A page signed in to the portal as an admin; axe may be injected (``bypass_csp``)."""
     served, app = portal
     admin = make_admin(app, "ada@example.com")
-    token = secrets.token_urlsafe(32)
-    with app.app_context(), db.connection_context():
-        AdminSession.create(id_hash=_hash(token), admin=admin.id, created_at=utcnow(),
-                            expires_at=utcnow() + timedelta(hours=1))
-    with app.test_request_context("/admin/"):
-        value = app.session_interface.get_signing_serializer(app).dumps({SESSION_KEY: token})
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     context.set_default_timeout(5000)
-    context.add_cookies([{"name": "ferry_session_admin", "value": value, "domain": "localhost",
-                          "path": "/admin", "httpOnly": True}])
+    context.add_cookies([portal_cookie(app, admin)])
     try:
         yield context.new_page()
     finally:

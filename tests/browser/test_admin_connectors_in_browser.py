@@ -8,17 +8,12 @@ and every page is screenshotted."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
 import bcrypt
 import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from models import AdminSession, db, utcnow
-from operators import accounts
-from operators.sessions import SESSION_KEY, _hash
+from tests.admin.conftest import make_admin, portal_cookie
 from tests.browser.conftest import ARTIFACTS, ServedApp
 from tests.conftest import deployment
 from tests.connectors.hashes.legacy import people, write_csv
@@ -55,15 +50,7 @@ def hub(make_app, tmp_path, page):
         alice=bcrypt.hashpw(LEGACY_PASSWORD.encode(), bcrypt.gensalt(4)).decode()))
     app = make_app(ISSUER=served.url, DEPLOYMENT=deployment())
     served.serve(app)
-    token = secrets.token_urlsafe(24)
-    with app.app_context(), db.connection_context():
-        admin = accounts.create("ada@example.com", "portal passphrase 2026", "admin")
-        AdminSession.create(id_hash=_hash(token), admin=admin, created_at=utcnow(),
-                            expires_at=utcnow() + timedelta(hours=1))
-    with app.test_request_context("/admin/"):
-        cookie = app.session_interface.get_signing_serializer(app).dumps({SESSION_KEY: token})
-    page.context.add_cookies([{"name": "ferry_session_admin", "value": cookie,
-                               "url": f"{served.url}/admin"}])
+    page.context.add_cookies([portal_cookie(app, make_admin(app))])
     try:
         yield served.url, export
     finally:

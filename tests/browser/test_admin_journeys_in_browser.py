@@ -13,17 +13,14 @@ sign-in itself has its own tests).
 from __future__ import annotations
 
 import json
-import secrets
-from datetime import timedelta
 
 import bcrypt
 import pytest
 from playwright.sync_api import Page, expect
 
 import store
-from models import AdminSession, User, db, utcnow
-from operators.sessions import SESSION_KEY, _hash
-from tests.admin.conftest import make_admin
+from models import User, db
+from tests.admin.conftest import make_admin, portal_cookie
 from tests.browser.conftest import ServedApp
 from tests.conftest import deployment
 from tests.connectors.hashes.legacy import hashes_table, people, write_csv
@@ -64,14 +61,7 @@ def portal(make_app, page: Page, tmp_path):
         store.save("connectors", "legacy-csv", hashes_table(export), actor=admin.email,
                    expected_revision=None)
     served.serve(app)
-    token = secrets.token_urlsafe(32)
-    with app.app_context(), db.connection_context():
-        AdminSession.create(id_hash=_hash(token), admin=admin.id, created_at=utcnow(),
-                            expires_at=utcnow() + timedelta(hours=1))
-    with app.test_request_context("/admin/"):
-        cookie = app.session_interface.get_signing_serializer(app).dumps({SESSION_KEY: token})
-    page.context.add_cookies([{"name": "ferry_session_admin", "value": cookie,
-                               "domain": "localhost", "path": "/admin"}])
+    page.context.add_cookies([portal_cookie(app, admin)])
     try:
         yield served, app
     finally:

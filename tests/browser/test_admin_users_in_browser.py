@@ -13,15 +13,13 @@ migration are rows made directly.
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from models import AdminSession, AuditEvent, LegacyLink, PasskeyCredential, User, db, utcnow
-from operators.sessions import SESSION_KEY, _hash
-from tests.admin.conftest import make_admin
+from models import AuditEvent, LegacyLink, PasskeyCredential, User, db
+from tests.admin.conftest import make_admin, portal_cookie
 from tests.browser.conftest import ServedApp
 from tests.conftest import deployment
 from tests.peers import axe
@@ -56,10 +54,7 @@ def portal(make_app, page: Page):
     app = make_app(ISSUER=served.url, DEPLOYMENT=deployment())
     served.serve(app)
     admin = make_admin(app)
-    token = secrets.token_urlsafe(32)
     with app.app_context(), db.connection_context():
-        AdminSession.create(id_hash=_hash(token), admin=admin.id, created_at=utcnow(),
-                            expires_at=utcnow() + timedelta(hours=1))
         grace = User.create(email=GRACE, name="Grace Hopper", email_verified=True)
         link = LegacyLink.create(user=grace, connector="legacy-csv", subject="legacy-7")
         AuditEvent.create(event="legacy.verified", connector="legacy-csv", client_id="test-app",
@@ -67,10 +62,7 @@ def portal(make_app, page: Page):
         AuditEvent.create(event="user.migrated", connector="legacy-csv", client_id="test-app",
                           user_id=grace.id, at=link.migrated_at)
         PasskeyCredential.create(user=grace, credential_id="c-1", public_key=b"k", name="Grace's laptop")
-    with app.test_request_context("/admin/"):
-        cookie = app.session_interface.get_signing_serializer(app).dumps({SESSION_KEY: token})
-    page.context.add_cookies([{"name": "ferry_session_admin", "value": cookie, "domain": "localhost",
-                               "path": "/admin"}])
+    page.context.add_cookies([portal_cookie(app, admin)])
     try:
         yield served, app
     finally:
