@@ -137,8 +137,7 @@ def begin(journey: str, start: str, ttl: int, client_id: str | None,
     )
     run = Run(model, token)
     run._new = True
-    if has_request_context():
-        g.ferry_run_app = (token, client_id)  # as load() does: the app of this page
+    _remember_app(token, client_id)
     return token, run
 
 
@@ -148,9 +147,14 @@ def load(token: str | None) -> Run:
     model = fast.get(JourneyRun, id_hash=_hash(token))
     if model is None or model.status != "active" or model.expires_at <= utcnow():
         raise RunMissing()
-    if has_request_context():
-        g.ferry_run_app = (token, model.client_id)  # the app of this page (skin.branding)
+    _remember_app(token, model.client_id)
     return Run(model, token)
+
+
+def _remember_app(token: str, client_id: str | None) -> None:
+    """The app of this request's page, for ``skin.branding`` (:func:`app_of_loaded`)."""
+    if has_request_context():
+        g.ferry_run_app = (token, client_id)
 
 
 def app_of_loaded(token: str | None) -> tuple[bool, str | None]:

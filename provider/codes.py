@@ -74,7 +74,9 @@ class CodeGrant(AuthorizationCodeGrant):
         user_session = request.ferry_session
         data = request.payload.data
         ttl = client.setting("code_ttl", current_app.config["CODE_TTL"])
-        stored = fast.insert_unless_taken(
+        # Only a nonce can be taken: without one this is a plain INSERT, whose errors are real.
+        insert = fast.insert_unless_taken if data.get("nonce") else fast.insert
+        stored = insert(
             AuthorizationCode, code_hash=token_hash(code), client=client.client_id, user=request.user.id,
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
@@ -174,6 +176,7 @@ class FerryOpenIDCode(OpenIDCode):
         super().validate_openid_authorization_request(grant, redirect_uri)
 
     def exists_nonce(self, nonce: str, request) -> bool:
+        """authlib's nonce check at the authorization request: only its form is checked here."""
         if not isinstance(nonce, str) or not nonce.isprintable() or len(nonce) > 255:
             raise InvalidRequestError("'nonce' must be at most 255 printable characters.")
         return False  # a used nonce is refused by the code's unique index (save_authorization_code)
