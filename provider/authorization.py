@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -194,18 +193,37 @@ def finish(parameters: dict[str, str], user: User, user_session: UserSession,
 
 
 def issue_code(parameters: dict[str, str], user: User, user_session: UserSession) -> str:
-    """Mint a code for ``user`` and return the app's redirect URL carrying it."""
-    uri = f"{current_app.config['ISSUER']}/authorize?{urlencode(parameters)}"
-    oauth_request = OAuth2Request("GET", uri)
+    """Mint a code for ``user`` and return the app's redirect URL carrying it (RFC 6749 4.1.2,
+    with ``iss``, RFC 9207).
+
+    ``parameters`` passed authlib's checks at ``/authorize`` and have been in Ferry's keeping
+    since (the run, or a signed pending token), so the code is minted by the grant directly
+    rather than by authlib validating the same request a second time (a fifth of a sign-in's
+    framework time). Only what can have changed meanwhile is looked at again: the app may be
+    gone, or its redirect URI removed; then the browser goes back to ``/authorize``, which
+    explains. A replayed nonce (the code's unique index) goes back to the app as an error.
+    """
+    redirect_uri, state = parameters["redirect_uri"], parameters.get("state")
+    authorization_server = server()
+    client = authorization_server.query_client(parameters.get("client_id"))
+    if client is None or not client.check_redirect_uri(redirect_uri):
+        return url_for("oidc.authorize", **parameters)
+    oauth_request = OAuth2Request("GET", redirect_uri)
     oauth_request.payload = BasicOAuth2Payload(dict(parameters))
+    oauth_request.client, oauth_request.user = client, user
     oauth_request.ferry_session = user_session
     oauth_request.ferry_acr = acr.chosen(user_session.amr or [], parameters.get("acr_values"))
-    authorization_server = server()
     grant = authorization_server.get_authorization_grant(oauth_request)
-    response = authorization_server.create_authorization_response(
-        oauth_request, grant_user=user, grant=grant
-    )
-    return response.headers["Location"]
+    code = grant.generate_authorization_code()
+    try:
+        grant.save_authorization_code(code, oauth_request)
+    except OAuth2Error as error:
+        return error_url(redirect_uri, error.error, error.description, state)
+    params = [("code", code)]
+    if state:
+        params.append(("state", state))
+    params.append(("iss", current_app.config["ISSUER"]))
+    return add_params_to_uri(redirect_uri, params)
 
 
 # -- a request waiting for the user (consent, account choice) ---------------------------------

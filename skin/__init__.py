@@ -29,8 +29,8 @@ from pydantic import ValidationError
 
 from settings import deployment
 from settings.errors import ConfigError, pydantic_problems
+from skin import attributes, texts
 from skin import branding as looks
-from skin import texts
 from skin.sandbox import ThemeSandbox
 from skin.settings import BrandingSettings
 from skin.themes import Theme, check_theme, find_theme, theme_folders, theme_loader
@@ -85,6 +85,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.context_processor(lambda: {"branding": looks.branding_view(looks.look_for(None)),
                                    "app": None, "links": _links(signup=True)})
+    attributes.install()
     texts.init_app(app)  # the shipped templates' _() is Flask-Babel's: overridden from now on
 
 
