@@ -61,8 +61,16 @@ class ServedApp:
         )
 
     def _dispatch(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        """The app's answer, read whole and its iterable closed here: werkzeug's server skips
+        ``close()`` when the browser hung up first (a page left while its script loaded), and
+        the open static file then warned (ResourceWarning) in whichever test ran next."""
         assert self.app is not None, f"{self.label} is not ready"
-        return self.app(environ, start_response)
+        answer = self.app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
 
     def serve(self, app: Flask) -> None:
         self.app = app
