@@ -28,6 +28,8 @@ from skin.views import AppView, BrandingView
 log = logging.getLogger(__name__)
 
 _SERVED = "ferry_served"
+#: ``g`` key of this request's catalogue (``skin/texts.py``), forgotten with Flask-Babel's caches.
+TRANSLATIONS = "ferry_translations"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def serve(client_id: str | None) -> Look:
     setattr(g, _SERVED, look)
     if before is not None and (before.app, before.default_locale) != (look.app, look.default_locale):
         refresh()
+        g.pop(TRANSLATIONS, None)
     return look
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask_babel import Domain, get_babel, get_locale
 
-from skin.branding import served
+from skin.branding import TRANSLATIONS, served
 from skin.settings import BrandingSettings
 
 
@@ -65,13 +65,23 @@ class BrandedDomain(Domain):
     """Flask-Babel's message domain, handing out catalogues with the served app's overrides."""
 
     def get_translations(self):
-        """This request's catalogue, wrapped when the branding has texts (else as it is)."""
+        """This request's catalogue, wrapped when the branding has texts (else as it is).
+
+        Kept for the rest of the request, for as long as its language is the same: a page
+        translates a dozen messages, and finding the catalogue again each time (Flask-Babel's
+        context, the locale, the app served) cost 30 times the lookup of a message. Serving
+        another app forgets it (``skin.branding.serve``)."""
+        locale = get_locale()
+        kept = g.get(TRANSLATIONS) if has_app_context() else None
+        if kept is not None and kept[0] is locale:
+            return kept[1]
         catalogue = super().get_translations()
         look = served()
-        if look is None or not look.branding.texts:
-            return catalogue
-        locale = get_locale()
-        return BrandedTranslations(catalogue, look.branding, str(locale) if locale else None)
+        if look is not None and look.branding.texts:
+            catalogue = BrandedTranslations(catalogue, look.branding, str(locale) if locale else None)
+        if has_app_context():
+            setattr(g, TRANSLATIONS, (locale, catalogue))
+        return catalogue
 
 
 def init_app(app: Flask) -> None:
