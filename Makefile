@@ -69,9 +69,11 @@ bench: setup
 	$(PY) bench/report.py || status=1; \
 	exit $$status
 
-# A flame graph of the workers under the password sign-in load (bench/results/profile.svg).
+# A flame graph of the workers under the password sign-in load (bench/results/profile.svg), then
+# Ferry's own CPU per sign-in without an HTTP server, per request, the hash left out.
 profile: setup
 	$(PY) bench/profile.py
+	$(PY) bench/framework.py
 
 # ruff (style, bugs, bandit's rules with per-line reasons), bandit (its checks ruff lacks; see
 # [tool.bandit] in pyproject.toml), pip-audit (known vulnerabilities of the exact pins; asks PyPI).
