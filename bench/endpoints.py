@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
@@ -68,6 +69,12 @@ from measure import (
 MIX = ("discovery", "jwks", "authorize_page", "authorize_sso", "token", "userinfo")
 AIM_P99_MS = 50.0
 TIMEOUT = (5, 30)
+#: gunicorn's access log: method, path, status and the request's microseconds in the worker.
+ACCESS_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
+#: The request each operation makes, as the access log writes it (GET /authorize: by status).
+OPERATIONS = {("GET", "/.well-known/openid-configuration"): "discovery",
+              ("GET", "/.well-known/jwks.json"): "jwks", ("POST", "/token"): "token",
+              ("GET", "/userinfo"): "userinfo"}
 
 
 class Endpoints:
@@ -206,7 +213,7 @@ def closed_loop(ends: Endpoints, threads: int, warmup: float, seconds: float) ->
 
 
 def open_loop(ends: Endpoints, ferry, rate: float, warmup: float, seconds: float,
-              senders: int) -> dict:
+              senders: int, access_log: Path) -> dict:
     """Operations on a schedule at ``rate`` per second; latency from the scheduled send time."""
     ticket, records, failures = itertools.count(), [], []
     start = time.monotonic() + 0.5
@@ -227,11 +234,14 @@ def open_loop(ends: Endpoints, ferry, rate: float, warmup: float, seconds: float
     time.sleep(max(0.0, t0 - time.monotonic()))
     cpu0, workers0 = ferry.cpu()
     client0, machine0, others0 = _own_cpu(), machine_ticks(), process_ticks()
+    logged0 = access_log.stat().st_size if access_log.exists() else 0
     time.sleep(max(0.0, t1 - time.monotonic()))
     cpu1, workers1 = ferry.cpu()
     client1, machine1, others1 = _own_cpu(), machine_ticks(), process_ticks()
+    logged1 = access_log.stat().st_size if access_log.exists() else 0
     for runner in runners:
         runner.join(timeout=60)
+    in_workers = worker_times(access_log, logged0, logged1)
     busy, steal = machine_busy(machine0, machine1)
     ops = max(len(records), 1)
     kinds: dict[str, dict] = {}
@@ -242,6 +252,9 @@ def open_loop(ends: Endpoints, ferry, rate: float, warmup: float, seconds: float
         "achieved_per_s": len(records) / seconds, "failures": len(failures), "failure_kinds": kinds,
         "latency_ms": {name: percentiles([r[1] for r in records if r[0] == name]) for name in MIX},
         "overall_ms": percentiles([r[1] for r in records]),
+        # The same requests inside Ferry's workers (gunicorn's timer): what is left of the
+        # latency above is the wait for a free worker and the client's own delay.
+        "worker_ms": {name: percentiles(times) for name, times in in_workers.items()},
         "send_lag_ms": percentiles([r[2] for r in records]),
         "ferry_cpu_ms_per_op": 1000 * (cpu1 - cpu0) / ops, "ferry_cpu_cores": (cpu1 - cpu0) / seconds,
         "client_cpu_ms_per_op": 1000 * (client1 - client0) / ops,
@@ -251,6 +264,24 @@ def open_loop(ends: Endpoints, ferry, rate: float, warmup: float, seconds: float
             others0, others1, {os.getpid(), ferry.process.pid} | workers0 | workers1, seconds),
         "workers_replaced": sorted(workers0 ^ workers1),
     }
+
+
+def worker_times(access_log: Path, start: int, end: int) -> dict[str, list[float]]:
+    """Seconds each request spent in a gunicorn worker, by operation, from the access log lines
+    written between the byte offsets ``start`` and ``end`` (the open-loop window)."""
+    times: dict[str, list[float]] = {name: [] for name in MIX}
+    with access_log.open("rb") as log:
+        log.seek(start)
+        lines = log.read(max(0, end - start)).decode(errors="replace").splitlines()
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 4 and fields[3].isdigit():
+            method, path, status, micros = fields
+            name = OPERATIONS.get((method, path)) if path != "/authorize" else \
+                "authorize_page" if status == "200" else "authorize_sso"
+            if name:
+                times[name].append(int(micros) / 1e6)
+    return times
 
 
 def _own_cpu() -> float:
@@ -263,9 +294,11 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict:
     instance, port, environ = throwaway_ferry(stack, "ferry-bench-endpoints-", args.database)
     progress(f"instance {instance}; creating {args.users} returning users")
     accounts, params = create_accounts(environ, args.users)
+    access_log = instance / "access.log"
     ferry = start_ferry(stack, environ, port, args.workers, instance,
                         keep={"endpoints-gunicorn.log": instance / "gunicorn.log"},
-                        options=worker_options(args))
+                        options=[*worker_options(args), "--access-logfile", str(access_log),
+                                 "--access-logformat", ACCESS_FORMAT])
     keys = KeySet.import_key_set(requests.get(ferry.base + "/.well-known/jwks.json", timeout=5).json())
     browsers = []
     for account in accounts[:args.senders]:  # one per sender thread: never two at once in a jar
@@ -292,7 +325,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict:
     while not ends.codes.empty():  # codes left from the ladder may be near their 60 s end
         ends.codes.get()
     ends.fill(max(20, round(rate / len(MIX))))
-    measured = open_loop(ends, ferry, rate, args.warmup, args.seconds, args.senders)
+    measured = open_loop(ends, ferry, rate, args.warmup, args.seconds, args.senders, access_log)
     ladder_failures = sum(s["failures"] for s in ladder)
     if ladder_failures:
         first = next(s["first_failure"] for s in ladder if s["failures"])
@@ -321,10 +354,12 @@ def table(result: dict) -> str:
     saturation = result["saturation"]
 
     def ms(figures: dict) -> str:
-        return " / ".join(f"{figures[q]:6.1f}" for q in ("p50", "p95", "p99"))
+        return " / ".join("   n/a" if figures[q] is None else f"{figures[q]:6.1f}"
+                          for q in ("p50", "p95", "p99"))
 
     rows = [(f"{name} p50 / p95 / p99 ms", ms(ferry["latency_ms"][name])
-             + ("  (over the aim)" if name in result["over_aim"] else "")) for name in MIX]
+             + ("  (over the aim)" if name in result["over_aim"] else "")
+             + f"   in a worker: {ms(ferry['worker_ms'][name])}") for name in MIX]
     rows += [
         ("all operations p50 / p95 / p99 ms", ms(ferry["overall_ms"])),
         ("saturating load (closed loop), operations/s",
