@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     provider.init_app(app)
     skin.init_app(app)
     blueprints.init_app(app)
+    security.drop_needless_limit_check(app)
     app.after_request(security.secure_headers)
     return app
 
