@@ -9,7 +9,6 @@ behaviour; the tests exercise each advertised value.
 from __future__ import annotations
 
 from flask import current_app, url_for
-from flask_babel import get_babel
 
 from provider import acr, keys
 from provider.app_settings import STANDARD_SCOPES
@@ -17,6 +16,7 @@ from provider.authorization import PROMPTS, SIGN_UP_JOURNEY
 from provider.codes import TOKEN_ENDPOINT_AUTH_METHODS
 from provider.endpoints import CONFIDENTIAL_METHODS
 from provider.userinfo import SUPPORTED_CLAIMS
+from users import locale
 
 #: Algorithms a client's JWT assertion may use (joserfc's recommended JWS algorithms).
 ASSERTION_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
@@ -34,8 +34,8 @@ def prompt_values() -> list[str]:
 
 
 def ui_locales() -> list[str]:
-    """The languages Ferry's pages have translations for."""
-    return sorted({str(locale).replace("_", "-") for locale in get_babel().instance.list_translations()})
+    """The languages Ferry's pages have translations for (read from disk once per app)."""
+    return sorted({name.replace("_", "-") for name in locale.translated()})
 
 
 def document() -> dict:

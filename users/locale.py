@@ -51,6 +51,11 @@ def _available() -> dict[str, str]:
     return state["available"]
 
 
+def translated() -> list[str]:
+    """The locale names Ferry's pages have catalogues for (``de``, ``pt_BR``), read once per app."""
+    return sorted(set(_available().values()))
+
+
 def _match(tags: list[str], available: dict[str, str]) -> str | None:
     """The first of ``tags`` (``de-AT``, ``pt_BR``) Ferry has, or its language (``de``)."""
     for tag in tags:
